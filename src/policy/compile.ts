@@ -1,0 +1,72 @@
+import { identityName, type DockerRequest } from '../request/types.js';
+import { capabilities } from './checks/capabilities.js';
+import type { Check, CheckFactory } from './checks/check.js';
+import { devices } from './checks/devices.js';
+import { hostMounts } from './checks/host-mounts.js';
+import { hostNamespaces } from './checks/host-namespaces.js';
+import { operations } from './checks/operations.js';
+import { privileged } from './checks/privileged.js';
+import { securityOptions } from './checks/security-options.js';
+import { helloMessage } from './gate.js';
+import { canonicalImage } from './image-ref.js';
+import type { Policy, Rule, RuleKind } from './schema.js';
+
+// One factory per rule kind; a new kind in the schema fails to compile until it has a checker.
+const CHECKS: { readonly [K in RuleKind]: CheckFactory<K> } = {
+  operations,
+  privileged,
+  'host-mounts': hostMounts,
+  capabilities,
+  devices,
+  'host-namespaces': hostNamespaces,
+  'security-options': securityOptions,
+};
+
+export interface CompiledRule {
+  readonly id: string;
+  readonly effect: 'allow' | 'deny';
+  readonly appliesTo: (identity: string) => boolean;
+  readonly check: Check;
+}
+
+export interface CompiledPolicy {
+  readonly source: string;
+  readonly hello: {
+    readonly enabled: boolean;
+    /** Canonical reference (docker.io/library/hello-world:latest). */
+    readonly image: string;
+    readonly scope: 'identity' | 'global';
+    /** The denial shown to callers who have not said hello yet. */
+    readonly message: string;
+  };
+  readonly rules: readonly CompiledRule[];
+}
+
+function scopeMatcher(rule: Rule, groups: Policy['groups']): (identity: string) => boolean {
+  const expand = (users: readonly string[] = [], names: readonly string[] = []) =>
+    new Set([...users, ...names.flatMap((g) => groups[g] ?? [])]);
+  const only = rule.users || rule.groups ? expand(rule.users, rule.groups) : undefined;
+  const except = expand(rule.exceptUsers, rule.exceptGroups);
+  return (identity) => (only === undefined || only.has(identity)) && !except.has(identity);
+}
+
+function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, groups: Policy['groups']): CompiledRule {
+  const factory = CHECKS[rule.kind] as CheckFactory<K>;
+  return {
+    id: rule.id,
+    effect: 'effect' in rule ? rule.effect : 'deny',
+    appliesTo: scopeMatcher(rule, groups),
+    check: factory(rule),
+  };
+}
+
+/** Compiles a validated policy into matchers, once; evaluation then does no parsing and no I/O. */
+export function compilePolicy(policy: Policy, source: string): CompiledPolicy {
+  return Object.freeze({
+    source,
+    hello: Object.freeze({ ...policy.hello, image: canonicalImage(policy.hello.image), message: helloMessage(policy.hello.image) }),
+    rules: Object.freeze(policy.rules.map((r) => Object.freeze(compileRule(r, policy.groups)))),
+  });
+}
+
+export const requestIdentity = (req: DockerRequest): string => identityName(req.identity);

@@ -1,0 +1,30 @@
+import type { ErrorCode } from '../errors.js';
+import type { DockerRequest } from '../request/types.js';
+import { requestIdentity, type CompiledPolicy } from './compile.js';
+import { hasSaidHello, HELLO_RULE, isGreetingStep, type GreetingView } from './gate.js';
+
+export type Decision =
+  | { readonly allow: true; readonly rule?: string }
+  | { readonly allow: false; readonly rule: string; readonly message: string; readonly code?: ErrorCode };
+
+const ALLOW: Decision = Object.freeze({ allow: true });
+
+/**
+ * Decides one request. Pure: the policy, the request and a read-only view of the hello state come
+ * in; nothing is read or written. The gate comes first, then rules in order; the first rule that
+ * matches decides, and a request no rule matches is allowed.
+ */
+export function evaluate(policy: CompiledPolicy, req: DockerRequest, greetings: GreetingView): Decision {
+  const identity = requestIdentity(req);
+  if (!hasSaidHello(policy, greetings, identity) && !isGreetingStep(policy, req)) {
+    return { allow: false, rule: HELLO_RULE, message: policy.hello.message };
+  }
+  for (const rule of policy.rules) {
+    if (!rule.appliesTo(identity)) continue;
+    const found = rule.check(req);
+    if (!found) continue;
+    if (rule.effect === 'allow') return { allow: true, rule: rule.id };
+    return { allow: false, rule: rule.id, message: `denied by rule ${rule.id}: ${found.field} ${found.reason}` };
+  }
+  return ALLOW;
+}

@@ -1,0 +1,43 @@
+import type { DockerRequest } from '../request/types.js';
+import type { CompiledPolicy } from './compile.js';
+import { canonicalImage } from './image-ref.js';
+
+export const HELLO_RULE = 'hello';
+
+/** Read-only view of who has said hello, passed into evaluation. */
+export interface GreetingView {
+  isGreeted(identity: string): boolean;
+  readonly anyGreeted: boolean;
+}
+
+export const helloMessage = (image: string) => `You must say hello first: run "docker run ${image}"`;
+
+function isGreetingImage(policy: CompiledPolicy, ref: string | null | undefined, tag?: string | null): boolean {
+  return typeof ref === 'string' && ref !== '' && canonicalImage(ref, tag ?? undefined) === policy.hello.image;
+}
+
+/** What saying hello needs: the CLI's ping and version negotiation, pulling and creating the greeting. */
+export function isGreetingStep(policy: CompiledPolicy, req: DockerRequest): boolean {
+  switch (req.op) {
+    case 'system.ping':
+    case 'system.version':
+      return true;
+    case 'image.create':
+      return req.subject.kind === 'image-create' && !req.subject.query.has('fromSrc') &&
+        isGreetingImage(policy, req.subject.query.get('fromImage'), req.subject.query.get('tag'));
+    case 'container.create':
+      return req.subject.kind === 'container' && isGreetingImage(policy, req.subject.image);
+    default:
+      return false;
+  }
+}
+
+export function hasSaidHello(policy: CompiledPolicy, greetings: GreetingView, identity: string): boolean {
+  return !policy.hello.enabled || (policy.hello.scope === 'global' ? greetings.anyGreeted : greetings.isGreeted(identity));
+}
+
+/** True when this AuthZRes reports that the daemon created the greeting container. */
+export function isGreetingDone(policy: CompiledPolicy, req: DockerRequest, statusCode: unknown): boolean {
+  return policy.hello.enabled && req.op === 'container.create' && statusCode === 201 &&
+    req.subject.kind === 'container' && isGreetingImage(policy, req.subject.image);
+}

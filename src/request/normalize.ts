@@ -1,0 +1,129 @@
+import { codes, codedError, isCodedError, type ErrorCode } from '../errors.js';
+import { hasFormBody, viewBody, type BodyView, type Headers } from './body.js';
+import { containerCreateShape, containerUpdateShape, execCreateShape, hostConfigShape, volumeCreateShape } from './docker-shapes.js';
+import { decodeStruct } from './go-decode.js';
+import { matchRoute } from './routes.js';
+import type { AuthzEnvelope, DockerRequest, HostConfigFields, Identity, Subject } from './types.js';
+import { parseRequestUri } from './uri.js';
+
+export type Normalized =
+  | { readonly ok: true; readonly request: DockerRequest }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly op?: string; readonly path?: string };
+
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
+
+interface BodyRule {
+  /** false: an absent body is legitimate when the client declared Content-Length: 0. */
+  readonly required: boolean;
+  readonly subject: (body: BodyView) => Subject;
+}
+
+const NONE: Subject = { kind: 'none' };
+
+function jsonNode(body: BodyView) {
+  if (body.kind !== 'json') throw codedError(codes.BODY_NOT_VISIBLE, 'unreachable');
+  return body.node;
+}
+
+// Operations whose body changes what the daemon does to the host, and how to read it.
+const BODY_RULES: Readonly<Record<string, BodyRule>> = {
+  'container.create': {
+    required: true,
+    subject: (body) => {
+      const top = decodeStruct(jsonNode(body), containerCreateShape, '');
+      const inner = top.HostConfig as HostConfigFields | undefined;
+      // Old clients put HostConfig fields at the top level; judge both places.
+      const views = [{ prefix: '', hc: top as HostConfigFields }];
+      if (inner) views.push({ prefix: 'HostConfig.', hc: inner });
+      return { kind: 'container', image: top.Image as string | undefined, views };
+    },
+  },
+  // API < 1.24 applies a HostConfig sent with start.
+  'container.start': {
+    required: false,
+    subject: (body) =>
+      body.kind === 'json'
+        ? { kind: 'container', image: undefined, views: [{ prefix: '', hc: decodeStruct(body.node, hostConfigShape, '') }] }
+        : NONE,
+  },
+  'container.update': {
+    required: true,
+    subject: (body) => ({ kind: 'container', image: undefined, views: [{ prefix: '', hc: decodeStruct(jsonNode(body), containerUpdateShape, '') }] }),
+  },
+  'container.exec.create': {
+    required: true,
+    subject: (body) => {
+      const exec = decodeStruct(jsonNode(body), execCreateShape, '');
+      return { kind: 'exec', privileged: exec.Privileged === true, user: exec.User as string | undefined };
+    },
+  },
+  'volume.create': {
+    required: true,
+    subject: (body) => {
+      const v = decodeStruct(jsonNode(body), volumeCreateShape, '');
+      return { kind: 'volume', driver: (v.Driver as string | undefined) ?? '', options: (v.DriverOpts as Map<string, string> | undefined) ?? new Map() };
+    },
+  },
+};
+
+function identityOf(env: AuthzEnvelope): Identity {
+  if (env.User === undefined || env.User === '') return { kind: 'anonymous' };
+  if (typeof env.User !== 'string') throw codedError(codes.REQUEST_MALFORMED, 'User is not a string');
+  if (env.User.startsWith('@')) throw codedError(codes.REQUEST_MALFORMED, `user name ${JSON.stringify(env.User)} is reserved`);
+  return { kind: 'tls', name: env.User };
+}
+
+function headersOf(env: AuthzEnvelope): Headers {
+  const h = env.RequestHeaders;
+  if (h === undefined || h === null) return {};
+  if (typeof h !== 'object' || Array.isArray(h)) throw codedError(codes.REQUEST_MALFORMED, 'RequestHeaders is not an object');
+  return h as Headers;
+}
+
+function querySubject(op: string, query: string): Subject | undefined {
+  if (op === 'image.build') return { kind: 'build', query: new URLSearchParams(query) };
+  if (op === 'image.create') return { kind: 'image-create', query: new URLSearchParams(query) };
+  return undefined;
+}
+
+/** Turns the daemon's AuthZ envelope into the operation the daemon will perform. */
+export function normalize(env: AuthzEnvelope): Normalized {
+  let op: string | undefined;
+  let path: string | undefined;
+  try {
+    const identity = identityOf(env);
+    const method = env.RequestMethod;
+    const uri = env.RequestUri;
+    if (typeof method !== 'string' || !METHODS.has(method)) {
+      throw codedError(codes.REQUEST_MALFORMED, `unsupported RequestMethod ${JSON.stringify(method ?? null)}`);
+    }
+    if (typeof uri !== 'string' || uri === '') throw codedError(codes.REQUEST_MALFORMED, 'RequestUri is missing');
+    const parsed = parseRequestUri(uri);
+    path = parsed.path;
+    const match = matchRoute(method, parsed.path);
+    if (!match) throw codedError(codes.OPERATION_UNKNOWN, `${method} ${parsed.path} is not an operation this plugin knows`);
+    op = match.route.op;
+    const headers = headersOf(env);
+    if (hasFormBody(headers)) throw codedError(codes.BODY_NOT_VISIBLE, 'form-encoded request bodies are not accepted');
+
+    let subject = querySubject(op, parsed.query) ?? NONE;
+    const rule = BODY_RULES[op];
+    if (rule) {
+      const body = viewBody(env.RequestBody, headers);
+      if (body.kind === 'hidden' || (rule.required && body.kind === 'empty')) {
+        throw codedError(
+          codes.BODY_NOT_VISIBLE,
+          `the daemon did not show the ${op} request body to the plugin (not JSON, 1 MiB or larger, chunked, or a retry), so it cannot be judged`,
+        );
+      }
+      subject = rule.subject(body);
+    }
+    return {
+      ok: true,
+      request: { identity, method, path: parsed.path, apiVersion: parsed.apiVersion, op, params: match.params, subject },
+    };
+  } catch (err) {
+    if (!isCodedError(err)) throw err;
+    return { ok: false, code: err.code, message: err.message, ...(op && { op }), ...(path !== undefined && { path }) };
+  }
+}

@@ -1,0 +1,74 @@
+// What rules see: a Docker operation decoded as the daemon decodes it. Rules never see raw URIs,
+// base64 or JSON text.
+
+export type Identity = { readonly kind: 'anonymous' } | { readonly kind: 'tls'; readonly name: string };
+
+/** The stable name of an identity in policies, logs and the hello state. */
+export const ANONYMOUS = '@anonymous';
+export const identityName = (id: Identity): string => (id.kind === 'tls' ? id.name : ANONYMOUS);
+
+export interface MountFields {
+  readonly Type?: string;
+  readonly Source?: string;
+  readonly Target?: string;
+  readonly VolumeOptions?: { readonly DriverConfig?: { readonly Name?: string; readonly Options?: ReadonlyMap<string, string> } };
+}
+
+export interface HostConfigFields {
+  readonly Binds?: readonly string[];
+  readonly Mounts?: readonly MountFields[];
+  readonly VolumesFrom?: readonly string[];
+  readonly VolumeDriver?: string;
+  readonly Privileged?: boolean;
+  readonly CapAdd?: readonly string[];
+  readonly Capabilities?: readonly string[];
+  readonly Devices?: readonly { readonly PathOnHost?: string; readonly PathInContainer?: string }[];
+  readonly DeviceCgroupRules?: readonly string[];
+  readonly DeviceRequests?: readonly { readonly Driver?: string; readonly Count?: number }[];
+  readonly PidMode?: string;
+  readonly IpcMode?: string;
+  readonly NetworkMode?: string;
+  readonly UTSMode?: string;
+  readonly UsernsMode?: string;
+  readonly CgroupnsMode?: string;
+  readonly Cgroup?: string;
+  readonly SecurityOpt?: readonly string[];
+  readonly MaskedPaths?: readonly string[];
+  readonly ReadonlyPaths?: readonly string[];
+}
+
+/** One HostConfig the daemon may apply, and where it sits in the body (for messages). */
+export interface HostConfigView {
+  readonly prefix: string;
+  readonly hc: HostConfigFields;
+}
+
+export type Subject =
+  | { readonly kind: 'none' }
+  | { readonly kind: 'container'; readonly image: string | undefined; readonly views: readonly HostConfigView[] }
+  | { readonly kind: 'exec'; readonly privileged: boolean; readonly user: string | undefined }
+  | { readonly kind: 'volume'; readonly driver: string; readonly options: ReadonlyMap<string, string> }
+  | { readonly kind: 'build'; readonly query: URLSearchParams }
+  | { readonly kind: 'image-create'; readonly query: URLSearchParams };
+
+export interface DockerRequest {
+  readonly identity: Identity;
+  readonly method: string;
+  /** Decoded, unversioned path (what the router matched). */
+  readonly path: string;
+  readonly apiVersion: string | undefined;
+  readonly op: string;
+  readonly params: Readonly<Record<string, string>>;
+  readonly subject: Subject;
+}
+
+/** The daemon's AuthZ request envelope (pkg/authorization/api.go); every field is omitempty. */
+export interface AuthzEnvelope {
+  readonly User?: unknown;
+  readonly UserAuthNMethod?: unknown;
+  readonly RequestMethod?: unknown;
+  readonly RequestUri?: unknown;
+  readonly RequestBody?: unknown;
+  readonly RequestHeaders?: unknown;
+  readonly ResponseStatusCode?: unknown;
+}
