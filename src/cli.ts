@@ -38,6 +38,8 @@ function callPlugin(config: Config, method: string, path: string, body?: unknown
 
 async function serve(config: Config): Promise<number> {
   const plugin = await startPlugin(config);
+  // pm2 (wait_ready) swaps workers only once the new one is listening.
+  process.send?.('ready');
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

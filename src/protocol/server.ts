@@ -1,4 +1,5 @@
 import { createAdaptorServer } from '@hono/node-server';
+import cluster from 'node:cluster';
 import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
 import { connect } from 'node:net';
 import type { Server } from 'node:http';
@@ -51,11 +52,16 @@ export async function listen(app: Hono, socket: string, env: NodeJS.ProcessEnv =
   } else {
     via = 'path';
     mkdirSync(dirname(socket), { recursive: true, mode: 0o755 });
-    if (await socketInUse(socket)) throw new Error(`another process is already serving ${socket}`);
-    try {
-      unlinkSync(socket);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    if (await socketInUse(socket)) {
+      // Under pm2 cluster mode the primary owns the listening socket and shares it with each new
+      // worker during a reload: the old worker still serving it is expected, and it must not be unlinked.
+      if (!cluster.isWorker) throw new Error(`another process is already serving ${socket}`);
+    } else {
+      try {
+        unlinkSync(socket); // left behind by a killed process: the daemon would get "connection refused"
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
     }
     await new Promise<void>((resolve, reject) => server.once('error', reject).listen(socket, resolve));
     chmodSync(socket, 0o600);
