@@ -1,0 +1,27 @@
+import { compilePolicy, type CompiledPolicy } from '../../src/policy/compile.js';
+import type { GreetingView } from '../../src/policy/gate.js';
+import { loadPolicyFile, parsePolicy } from '../../src/policy/load.js';
+import { normalize } from '../../src/request/normalize.js';
+import type { DockerRequest } from '../../src/request/types.js';
+
+export function defaultPolicy(): CompiledPolicy {
+  const r = loadPolicyFile(undefined);
+  if (!r.ok) throw r.error;
+  return compilePolicy(r.policy, r.source);
+}
+
+export function policyFrom(yaml: string): CompiledPolicy {
+  const r = parsePolicy(yaml, 'test.yaml');
+  if (!r.ok) throw r.error;
+  return compilePolicy(r.policy, r.source);
+}
+
+export const greeted = (...names: string[]): GreetingView => ({ isGreeted: (n) => names.includes(n), anyGreeted: names.length > 0 });
+export const everyoneGreeted: GreetingView = { isGreeted: () => true, anyGreeted: true };
+export const nobodyGreeted: GreetingView = { isGreeted: () => false, anyGreeted: false };
+
+export function request(env: Record<string, unknown>): DockerRequest {
+  const n = normalize(env);
+  if (!n.ok) throw new Error(`${n.code}: ${n.message}`);
+  return n.request;
+}

@@ -1,0 +1,159 @@
+import t from 'tap';
+import { evaluate } from '../../../src/policy/evaluate.js';
+import { corpusRequests, envelope } from '../../helpers/corpus.js';
+import { defaultPolicy, everyoneGreeted, greeted, nobodyGreeted, policyFrom, request } from '../../helpers/policy.js';
+
+const policy = defaultPolicy();
+const decide = (env: Record<string, unknown>, g = everyoneGreeted) => evaluate(policy, request(env), g);
+const create = (hostConfig: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+  envelope('POST', '/v1.41/containers/create', { Image: 'busybox', HostConfig: hostConfig, ...extra });
+
+t.test('the default policy refuses each dangerous create from the real corpus, naming rule and field', async (t) => {
+  const cases: [string, string, RegExp][] = [
+    ['19', 'host-paths', /HostConfig\.Binds\[0\] "\/:\/host" mounts a host path outside the allowed list/],
+    ['20', 'host-paths', /HostConfig\.Mounts\[0\]\.Source "\/"/],
+    ['21', 'no-privileged', /HostConfig\.Privileged/],
+    ['22', 'capabilities', /HostConfig\.CapAdd\[0\] "CAP_SYS_ADMIN"/],
+    ['23', 'devices', /HostConfig\.Devices\[0\] "\/dev\/null"/],
+    ['24', 'host-namespaces', /HostConfig\.PidMode "host"/],
+    ['25', 'host-namespaces', /HostConfig\.NetworkMode "host"/],
+    ['26', 'host-namespaces', /HostConfig\.UsernsMode "host"/],
+    ['27', 'security-options', /HostConfig\.SecurityOpt\[0\] "seccomp=unconfined"/],
+  ];
+  for (const [file, rule, message] of cases) {
+    const d = decide(corpusRequests(file, 'containers/create')[0]!);
+    t.match(d, { allow: false, rule, message }, `${file} → ${rule}`);
+    t.match(d, { message: new RegExp(`^denied by rule ${rule}: `) });
+  }
+});
+
+t.test('everyday work from the corpus is allowed once greeted', async (t) => {
+  for (const file of ['01', '02', '04', '05', '06', '07', '08', '09', '10', '13', '14', '16', '18', '28', '29', '30', '31', '32', '33', '34', '35', '36', '37', '39', '41', '42', '43b', '44', '45', '46', '47', '48', '49', '52', '53', '54', '55', '56', '57', '58', '64']) {
+    for (const env of corpusRequests(`${file}-`)) {
+      const d = decide(env);
+      t.ok(d.allow, `${file}: ${String(env.RequestMethod)} ${String(env.RequestUri)} ${d.allow ? '' : d.message}`);
+    }
+  }
+});
+
+t.test('the hello gate', async (t) => {
+  const ps = envelope('GET', '/v1.41/containers/json');
+  t.match(evaluate(policy, request(ps), nobodyGreeted), { allow: false, rule: 'hello', message: 'You must say hello first: run "docker run hello-world"' });
+  t.ok(evaluate(policy, request(ps), greeted('@anonymous')).allow);
+  t.notOk(evaluate(policy, request({ ...ps, User: 'bob' }), greeted('@anonymous')).allow, 'per identity: alice greeting does not open the gate for bob');
+
+  const steps = [
+    envelope('HEAD', '/_ping'),
+    envelope('GET', '/_ping'),
+    envelope('GET', '/v1.41/version'),
+    envelope('POST', '/v1.41/images/create?fromImage=hello-world&tag=latest'),
+    envelope('POST', '/v1.41/images/create?fromImage=docker.io%2Flibrary%2Fhello-world&tag=latest'),
+    envelope('POST', '/v1.41/containers/create', { Image: 'hello-world', HostConfig: {} }),
+    envelope('POST', '/v1.41/containers/create', { Image: 'library/hello-world:latest' }),
+    envelope('POST', '/v1.41/containers/create', { Image: 'docker.io/library/hello-world' }),
+  ];
+  for (const env of steps) t.ok(evaluate(policy, request(env), nobodyGreeted).allow, `${String(env.RequestUri)} is part of saying hello`);
+
+  const notSteps = [
+    envelope('POST', '/v1.41/images/create?fromImage=busybox'),
+    envelope('POST', '/v1.41/images/create?fromSrc=-&repo=hello-world'),
+    envelope('POST', '/v1.41/containers/create', { Image: 'hello-world:other' }),
+    envelope('POST', '/v1.41/containers/create', { Image: 'evil/hello-world' }),
+    envelope('POST', '/v1.41/containers/x/start', undefined, { 'Content-Length': '0' }),
+  ];
+  for (const env of notSteps) t.match(evaluate(policy, request(env), nobodyGreeted), { allow: false, rule: 'hello' }, String(env.RequestUri));
+
+  const privilegedHello = envelope('POST', '/v1.41/containers/create', { Image: 'hello-world', HostConfig: { Privileged: true } });
+  t.match(evaluate(policy, request(privilegedHello), nobodyGreeted), { allow: false, rule: 'no-privileged' }, 'the greeting is not a way around the rules');
+
+  const global = policyFrom('version: 1\nhello: { scope: global }\n');
+  t.ok(evaluate(global, request({ ...ps, User: 'bob' }), greeted('alice')).allow, 'global scope: one hello opens the gate');
+  const off = policyFrom('version: 1\nhello: { enabled: false }\n');
+  t.ok(evaluate(off, request(ps), nobodyGreeted).allow);
+  const custom = policyFrom('version: 1\nhello: { image: "registry.local/greet:v1" }\n');
+  t.match(evaluate(custom, request(ps), nobodyGreeted), { message: 'You must say hello first: run "docker run registry.local/greet:v1"' });
+});
+
+t.test('host paths: normalised, allow-listed by directory, never by prefix', async (t) => {
+  const p = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: hp, kind: host-mounts, allowedPaths: [/srv/data, /run/user/] }\n');
+  const bind = (src: string) => evaluate(p, request(create({ Binds: [`${src}:/mnt`] })), everyoneGreeted).allow;
+  t.ok(bind('/srv/data'));
+  t.ok(bind('/srv/data/x/'));
+  t.ok(bind('/var/run/user/1000'), '/var/run is /run');
+  t.notOk(bind('/srv/data2'), 'a sibling with a common prefix');
+  t.notOk(bind('/srv'), 'the parent');
+  t.notOk(bind('/srv/data/../../etc'));
+  t.notOk(bind('//etc'));
+  t.notOk(bind('/var/run/docker.sock'), 'the docker socket itself');
+  t.ok(evaluate(p, request(create({ Binds: ['named-volume:/data', '/anonymous'] })), everyoneGreeted).allow, 'named and anonymous volumes are not host paths');
+  const lower = evaluate(p, request(envelope('POST', '/v1.41/containers/create', { image: 'x', hostconfig: { binds: ['/:/h'] } })), everyoneGreeted);
+  t.match(lower, { allow: false, message: /HostConfig\.Binds\[0\]/ }, 'lower-case keys are what the daemon reads');
+  const legacy = evaluate(p, request(envelope('POST', '/v1.19/containers/create', { Image: 'x', Binds: ['/:/h'] })), everyoneGreeted);
+  t.match(legacy, { allow: false, message: /: Binds\[0\] "\/:\/h"/ }, 'top-level HostConfig fields (old API)');
+  const volMount = create({ Mounts: [{ Type: 'volume', Target: '/h', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/' } } } }] });
+  t.match(evaluate(p, request(volMount), everyoneGreeted), { allow: false, message: /Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/ });
+  const volCreate = envelope('POST', '/v1.41/volumes/create', { Name: 'v', Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/etc' } });
+  t.match(evaluate(p, request(volCreate), everyoneGreeted), { allow: false, message: /DriverOpts\.device "\/etc"/ });
+  const tmpfs = envelope('POST', '/v1.41/volumes/create', { Name: 'v', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=10m' } });
+  t.ok(evaluate(p, request(tmpfs), everyoneGreeted).allow, 'tmpfs volumes are not host paths');
+  const start = envelope('POST', '/v1.23/containers/x/start', { Binds: ['/:/h'] });
+  t.notOk(evaluate(p, request(start), everyoneGreeted).allow, 'HostConfig sent with start (API < 1.24)');
+});
+
+t.test('capabilities, however spelled', async (t) => {
+  for (const cap of ['SYS_ADMIN', 'CAP_SYS_ADMIN', 'cap_sys_admin', 'sys_admin', 'ALL', 'all', ' SYS_ADMIN', 'ſys_admin']) {
+    t.match(decide(create({ CapAdd: [cap] })), { allow: false, rule: 'capabilities' }, JSON.stringify(cap));
+  }
+  t.ok(decide(create({ CapAdd: ['NET_BIND_SERVICE', 'CAP_CHOWN'], CapDrop: ['ALL'] })).allow, 'default capabilities may be re-added');
+  t.match(decide(create({ Capabilities: ['CAP_SYS_ADMIN'] })), { allow: false, message: /HostConfig\.Capabilities\[0\]/ });
+  const allowNetAdmin = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: c, kind: capabilities, allowed: [CAP_NET_ADMIN] }\n');
+  t.ok(evaluate(allowNetAdmin, request(create({ CapAdd: ['net_admin'] })), everyoneGreeted).allow);
+});
+
+t.test('privileged, devices, namespaces and security options', async (t) => {
+  const denied: [Record<string, unknown>, string][] = [
+    [{ Privileged: true }, 'no-privileged'],
+    [{ DeviceCgroupRules: ['a *:* rwm'] }, 'devices'],
+    [{ DeviceRequests: [{ Driver: 'nvidia', Count: -1 }] }, 'devices'],
+    [{ IpcMode: 'host' }, 'host-namespaces'],
+    [{ UTSMode: 'host' }, 'host-namespaces'],
+    [{ CgroupnsMode: 'host' }, 'host-namespaces'],
+    [{ NetworkMode: 'HOST' }, 'host-namespaces'],
+    [{ SecurityOpt: ['apparmor=unconfined'] }, 'security-options'],
+    [{ SecurityOpt: ['seccomp:unconfined'] }, 'security-options'],
+    [{ SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'] }, 'security-options'],
+    [{ SecurityOpt: ['label=disable'] }, 'security-options'],
+    [{ SecurityOpt: ['label:type:spc_t'] }, 'security-options'],
+    [{ MaskedPaths: [] }, 'security-options'],
+  ];
+  for (const [hc, rule] of denied) t.match(decide(create(hc)), { allow: false, rule }, JSON.stringify(hc));
+  t.ok(decide(create({ SecurityOpt: ['no-new-privileges'], NetworkMode: 'none', IpcMode: 'private' })).allow);
+  const exec = envelope('POST', '/v1.41/containers/c/exec', { Cmd: ['sh'], Privileged: true });
+  t.match(decide(exec), { allow: false, rule: 'no-privileged', message: /: Privileged true/ });
+  const build = envelope('POST', '/v1.41/build?networkmode=host&t=x');
+  t.match(decide(build), { allow: false, rule: 'host-namespaces', message: /networkmode "host"/ });
+});
+
+t.test('operations rules, scopes and first-match order', async (t) => {
+  const p = policyFrom(`version: 1
+hello: { enabled: false }
+groups: { admins: [root-admin] }
+rules:
+  - { id: admins, kind: operations, effect: allow, operations: ["*"], groups: [admins] }
+  - { id: ci-readonly, kind: operations, operations: ["container.create", "container.exec.*"], users: [ci] }
+  - { id: no-priv, kind: privileged, exceptUsers: [trusted] }
+`);
+  const priv = create({ Privileged: true });
+  t.match(evaluate(p, request(priv), everyoneGreeted), { allow: false, rule: 'no-priv' });
+  t.match(evaluate(p, request({ ...priv, User: 'root-admin' }), everyoneGreeted), { allow: true, rule: 'admins' });
+  t.ok(evaluate(p, request({ ...priv, User: 'trusted' }), everyoneGreeted).allow);
+  t.match(evaluate(p, request({ ...create({}), User: 'ci' }), everyoneGreeted), { allow: false, rule: 'ci-readonly', message: 'denied by rule ci-readonly: operation container.create is not allowed' });
+  t.ok(evaluate(p, request({ ...envelope('GET', '/v1.41/containers/json'), User: 'ci' }), everyoneGreeted).allow);
+});
+
+t.test('the default policy keeps cluster and plugin administration closed', async (t) => {
+  for (const [m, u] of [['POST', '/v1.41/plugins/authz/disable'], ['POST', '/v1.41/plugins/pull?remote=x'], ['POST', '/v1.41/swarm/init']] as const) {
+    const env = envelope(m, u, m === 'POST' && u.includes('swarm') ? {} : undefined, { 'Content-Length': '0' });
+    t.match(decide(env), { allow: false, rule: 'cluster-and-plugins' }, u);
+  }
+});

@@ -1,0 +1,83 @@
+import t from 'tap';
+import { normalize } from '../../../src/request/normalize.js';
+import { corpusRequests, envelope, loadCorpus } from '../../helpers/corpus.js';
+
+t.test('every request in the real corpus maps to a known operation', async (t) => {
+  let n = 0;
+  for (const entry of loadCorpus()) {
+    for (const call of entry.requests) {
+      if (call.endpoint !== 'AuthZReq') continue;
+      const r = normalize(call.payload!);
+      t.ok(r.ok, `${entry.file}: ${String(call.payload!.RequestMethod)} ${String(call.payload!.RequestUri)} ${r.ok ? r.request.op : r.message}`);
+      n++;
+    }
+  }
+  t.ok(n > 100, `replayed ${n} requests`);
+});
+
+t.test('names operations by route, not by spelling', async (t) => {
+  const op = (method: string, uri: string) => {
+    const r = normalize(envelope(method, uri));
+    return r.ok ? r.request.op : r.code;
+  };
+  t.equal(op('GET', '/v1.41/containers/json'), 'container.list');
+  t.equal(op('GET', '/containers/json'), 'container.list');
+  t.equal(op('HEAD', '/_ping'), 'system.ping');
+  t.equal(op('GET', '/v1.41/images/library/hello-world/json'), 'image.inspect');
+  t.equal(op('POST', '/v1.41/containers/authx/exec'), 'AUTHZ_BODY_NOT_VISIBLE', 'exec create needs its body');
+  t.equal(op('POST', '/v1.41/containers/a%2Fb/stop'), 'container.stop');
+  t.equal(op('POST', '/session'), 'session');
+  t.equal(op('PATCH', '/v1.41/info'), 'AUTHZ_REQUEST_MALFORMED');
+  t.equal(op('GET', '/v1.41/nonsense'), 'AUTHZ_OPERATION_UNKNOWN');
+  t.equal(op('GET', '/v1.41/info/'), 'AUTHZ_OPERATION_UNKNOWN');
+});
+
+t.test('reads the identity from User, anonymous otherwise', async (t) => {
+  const tls = corpusRequests('94', 'containers/create')[0]!;
+  const r = normalize(tls);
+  t.ok(r.ok && r.request.identity.kind === 'tls' && r.request.identity.name === 'alice');
+  const anon = normalize(envelope('GET', '/v1.41/info'));
+  t.ok(anon.ok && anon.request.identity.kind === 'anonymous');
+  const reserved = normalize({ ...envelope('GET', '/v1.41/info'), User: '@anonymous' });
+  t.match(reserved, { ok: false, code: 'AUTHZ_REQUEST_MALFORMED' }, 'a TLS user cannot pose as the anonymous identity');
+});
+
+t.test('a body the daemon did not forward is never judged as empty', async (t) => {
+  // Over 1 MiB, not JSON by Content-Type, chunked, or a retry: no RequestBody, but the daemon will read one.
+  const hidden = normalize(envelope('POST', '/v1.41/containers/create', undefined, { 'Content-Length': '1100000', 'Content-Type': 'application/json' }));
+  t.match(hidden, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', op: 'container.create' });
+  const chunked = normalize(envelope('POST', '/v1.41/containers/create', undefined, { 'Content-Type': 'application/json' }));
+  t.match(chunked, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE' });
+  const emptyCreate = normalize(envelope('POST', '/v1.41/containers/create', undefined, { 'Content-Length': '0' }));
+  t.match(emptyCreate, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE' }, 'create always has a body');
+  const start = normalize(envelope('POST', '/v1.41/containers/x/start', undefined, { 'Content-Length': '0' }));
+  t.match(start, { ok: true, request: { op: 'container.start', subject: { kind: 'none' } } }, 'start without a body is fine');
+  const startHidden = normalize(envelope('POST', '/v1.24/containers/x/start', undefined, { 'Content-Type': 'text/plain', 'Content-Length': '40' }));
+  t.match(startHidden, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE' });
+});
+
+t.test('form bodies are refused on any route', async (t) => {
+  const r = normalize(envelope('POST', '/v1.41/images/create?fromImage=hello-world', undefined, { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': '20' }));
+  t.match(r, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE' });
+});
+
+t.test('a body whose length disagrees with Content-Length, or with trailing data, is refused', async (t) => {
+  t.match(normalize(envelope('POST', '/v1.41/volumes/create', '{"Name":"a"}', { 'Content-Length': '3' })), { ok: false, code: 'AUTHZ_BODY_INVALID' });
+  t.match(normalize(envelope('POST', '/v1.41/volumes/create', '{"Name":"a"}{"Driver":"x"}')), { ok: false, code: 'AUTHZ_BODY_AMBIGUOUS' });
+});
+
+t.test('legacy top-level HostConfig fields are judged with the inner HostConfig', async (t) => {
+  const r = normalize(envelope('POST', '/v1.23/containers/create', { Image: 'x', Privileged: true, HostConfig: { Binds: [] } }));
+  t.ok(r.ok);
+  if (r.ok && r.request.subject.kind === 'container') {
+    t.same(r.request.subject.views.map((v) => v.prefix), ['', 'HostConfig.']);
+    t.equal(r.request.subject.views[0]!.hc.Privileged, true);
+  }
+});
+
+t.test('malformed envelopes are refused, never thrown', async (t) => {
+  for (const env of [{}, { RequestMethod: 'GET' }, { RequestMethod: 1, RequestUri: '/info' }, { RequestMethod: 'GET', RequestUri: '/info', RequestHeaders: 'x' },
+    { RequestMethod: 'POST', RequestUri: '/v1.41/volumes/create', RequestBody: 42 }, { RequestMethod: 'GET', RequestUri: '/info', User: 7 }]) {
+    t.match(normalize(env), { ok: false }, JSON.stringify(env));
+  }
+});
