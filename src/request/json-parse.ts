@@ -17,6 +17,7 @@ const NULL: JsonNode = { t: 'null' };
 const TRUE: JsonNode = { t: 'bool', v: true };
 const FALSE: JsonNode = { t: 'bool', v: false };
 const NUMBER = /-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?/y;
+// eslint-disable-next-line no-control-regex -- JSON forbids raw control characters in strings
 const PLAIN_STRING = /[^"\\\u0000-\u001f]*/y;
 
 function fail(msg: string, pos: number): never {
