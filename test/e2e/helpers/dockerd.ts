@@ -14,9 +14,11 @@
  *     t.teardown(() => d.stop())
  *
  * Authorization plugins are configured only through daemon.json
- * (`authorization-plugins`), never with the `--authorization-plugin` flag: a
- * flag-configured plugin list cannot be changed by a config reload. Enable a
- * plugin after importing images with `await d.setAuthzPlugins([name])`.
+ * (`authorization-plugins`), never with the `--authorization-plugin` flag
+ * (dockerd rejects a config file that repeats a key given as a flag, so the
+ * flag would make the list impossible to reload). Enable a plugin after
+ * importing images with `await d.setAuthzPlugins([name])`; that waits for the
+ * daemon's `Reloaded configuration: {...}` log line.
  *
  * Caveat (dockerd 20.10): when a reload names a plugin whose socket does not
  * exist, dockerd retries for ~15s and then exits with a fatal error. Start
@@ -190,17 +192,37 @@ async function withDeadline<T>(p: Promise<T>, ms: number): Promise<T | undefined
   }
 }
 
-// Last-resort cleanup if the test process exits without running teardowns.
-const liveChildren = new Set<number>()
+// Last resort if the test process exits (e.g. an uncaught exception) without
+// running its teardowns: SIGKILL each live dockerd and leave a detached shell
+// behind that removes its containers, mounts and temp dir once it is gone.
+// (Not run when the process is killed by a signal.)
+const EXIT_CLEANUP_SCRIPT = `
+dir=$1; pid=$2; i=0
+while [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null && [ "$(cut -d' ' -f3 /proc/$pid/stat 2>/dev/null)" != Z ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i+1)); done
+for root in "$dir"/exec/runtime-*/*; do [ -d "$root" ] || continue; for id in $(ls "$root"); do runc --root "$root" delete --force "$id"; done; done
+for p in /proc/[0-9]*; do grep -qaF "$dir/" "$p/cmdline" 2>/dev/null && kill -9 "\${p#/proc/}" 2>/dev/null; done
+awk -v d="$dir" '$5 == d || index($5, d "/") == 1 { print length($5), $5 }' /proc/self/mountinfo | sort -rn | while read -r _ m; do umount -l "$m"; done
+rm -rf "$dir"
+`
+const uncleaned = new Map<string, number | undefined>() // dir -> pid while dockerd runs
 let exitHookInstalled = false
-function trackChild(pid: number): void {
-  liveChildren.add(pid)
-  if (!exitHookInstalled) {
-    exitHookInstalled = true
-    process.on('exit', () => {
-      for (const p of liveChildren) signal(p, 'SIGKILL')
-    })
-  }
+function trackDaemon(dir: string, pid: number | undefined): void {
+  uncleaned.set(dir, pid)
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.on('exit', () => {
+    for (const [d, p] of uncleaned) {
+      if (p !== undefined) signal(p, 'SIGKILL')
+      try {
+        spawn('sh', ['-c', EXIT_CLEANUP_SCRIPT, 'e2e-cleanup', d, p === undefined ? '' : String(p)], {
+          detached: true,
+          stdio: 'ignore',
+        }).unref()
+      } catch {
+        // nothing more we can do
+      }
+    }
+  })
 }
 
 // ---------------------------------------------------------------------------
@@ -312,8 +334,8 @@ function run(cmd: string, args: string[]): Promise<ExecResult> {
   })
 }
 
-/** Run `runc --root <state dir> <args...> <id>` for every container in exec-root/runtime-<name>/<namespace>/<id>. */
-async function runcForEach(execRoot: string, args: string[]): Promise<void> {
+/** Run `runc --root <state dir> ...argv(id)` for every container in exec-root/runtime-<name>/<namespace>/<id>. */
+async function runcForEach(execRoot: string, argv: (id: string) => string[]): Promise<void> {
   let runtimes: string[]
   try {
     runtimes = (await readdir(execRoot)).filter((n) => n.startsWith('runtime-'))
@@ -325,7 +347,7 @@ async function runcForEach(execRoot: string, args: string[]): Promise<void> {
     for (const ns of await readdir(rtDir).catch(() => [] as string[])) {
       const root = path.join(rtDir, ns)
       for (const id of await readdir(root).catch(() => [] as string[])) {
-        await run('runc', ['--root', root, ...args, id])
+        await run('runc', ['--root', root, ...argv(id)])
       }
     }
   }
@@ -334,7 +356,7 @@ async function runcForEach(execRoot: string, args: string[]): Promise<void> {
 async function cleanupDir(dir: string): Promise<string[]> {
   const problems: string[] = []
   // containers of a SIGKILLed daemon keep running: delete them (kills their processes)
-  await runcForEach(path.join(dir, 'exec'), ['delete', '--force'])
+  await runcForEach(path.join(dir, 'exec'), (id) => ['delete', '--force', id])
 
   const leftovers = await processesMentioning(dir)
   for (const pid of leftovers) signal(pid, 'SIGKILL')
@@ -373,7 +395,6 @@ function isZombie(pid: number): boolean {
     return true
   }
 }
-
 
 // ---------------------------------------------------------------------------
 // the daemon
@@ -431,10 +452,10 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
   child.on('error', (e) => (spawnError = e))
   const exited = exitPromise(child).then((info) => {
     exitInfo = info
-    if (child.pid !== undefined) liveChildren.delete(child.pid)
+    if (uncleaned.has(dir)) uncleaned.set(dir, undefined)
     return info
   })
-  if (child.pid !== undefined) trackChild(child.pid)
+  trackDaemon(dir, child.pid)
   const pid = child.pid ?? -1
 
   let stopping: Promise<void> | undefined
@@ -444,7 +465,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
         // dockerd gives each running container its stop timeout (10s) on
         // shutdown; kill them first so stop() is quick. (runc directly, not
         // the API: an authz plugin might deny `docker kill`.)
-        await runcForEach(path.join(dir, 'exec'), ['kill', '--all'].slice(0, 1))
+        await runcForEach(path.join(dir, 'exec'), (id) => ['kill', id, 'KILL'])
         signal(pid, 'SIGTERM')
         if ((await withDeadline(exited, 30_000)) === undefined) {
           signal(pid, 'SIGKILL')
@@ -452,6 +473,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
         }
       }
       const problems = await cleanupDir(dir)
+      uncleaned.delete(dir)
       if (problems.length > 0) throw new Error(`dockerd cleanup of ${dir} incomplete:\n${problems.join('\n')}`)
     })()
     return stopping

@@ -15,7 +15,7 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { mkdir, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -64,12 +64,12 @@ export interface PluginProcess {
    * `pred` returns true; reject on timeout (default 10s) or if the plugin exits first.
    * Use `from = p.lines().length` to only consider lines printed from now on.
    */
-  waitForLine(pred: (obj: any) => boolean, timeoutMs?: number, from?: number): Promise<any>
+  waitForLine<T = any>(pred: (obj: T) => boolean, timeoutMs?: number, from?: number): Promise<T>
   /** Everything written to stderr so far. */
   stderr(): string
   /** SIGTERM, wait for exit (SIGKILL after 10s), remove the socket. Idempotent. */
   stop(): Promise<ExitInfo>
-  /** SIGKILL, wait for exit, remove the socket. */
+  /** SIGKILL (even while a stop() is pending), wait for exit, remove the socket. */
   kill(): Promise<ExitInfo>
 }
 
@@ -147,11 +147,14 @@ export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
     })
   })
   const pid = child.pid ?? -1
-  if (child.pid !== undefined) {
-    const onExit = (): void => signal(pid, 'SIGKILL') // last resort if teardowns never run
-    process.once('exit', onExit)
-    void exited.then(() => process.removeListener('exit', onExit))
+  // Last resort if the test process exits without running teardowns.
+  let running = child.pid !== undefined
+  void exited.then(() => (running = false))
+  const onExit = (): void => {
+    if (running) signal(pid, 'SIGKILL')
+    rmSync(opts.socket, { force: true })
   }
+  process.once('exit', onExit)
 
   const deadReason = (): string | undefined => {
     if (spawnError !== undefined) return `plugin failed to spawn: ${spawnError.message}`
@@ -170,11 +173,15 @@ export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
     }
     const info = await exited
     await rm(opts.socket, { force: true })
+    process.removeListener('exit', onExit)
     return info
   }
   let stopping: Promise<ExitInfo> | undefined
   const stop = (): Promise<ExitInfo> => (stopping ??= finish('SIGTERM', 10_000))
-  const kill = (): Promise<ExitInfo> => (stopping ??= finish('SIGKILL', 10_000))
+  const kill = (): Promise<ExitInfo> => {
+    if (exitInfo === undefined) signal(pid, 'SIGKILL') // also escalates a stop() in progress
+    return (stopping ??= finish('SIGKILL', 10_000))
+  }
 
   try {
     await pollUntil(
@@ -192,7 +199,7 @@ export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
     throw new Error(`${(e as Error).message}\n--- plugin stderr\n${errText}\n--- plugin stdout\n${lines.join('\n')}${partial}`)
   }
 
-  const waitForLine = (pred: (obj: any) => boolean, timeoutMs = 10_000, from = 0): Promise<any> => {
+  const waitForLine = <T = any>(pred: (obj: T) => boolean, timeoutMs = 10_000, from = 0): Promise<T> => {
     let next = from
     return pollUntil(
       () => {
@@ -201,11 +208,11 @@ export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
           if (obj === undefined) continue
           let hit = false
           try {
-            hit = pred(obj)
+            hit = pred(obj as T)
           } catch {
             hit = false
           }
-          if (hit) return { obj }
+          if (hit) return { obj: obj as T }
         }
         return undefined
       },
