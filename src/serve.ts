@@ -2,6 +2,7 @@ import type { Config } from './config/config.js';
 import { createLogger, type Logger } from './log/logger.js';
 import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
 import { formatIssue, loadPolicyFile } from './policy/load.js';
+import { watchPolicyFile } from './policy/watch.js';
 import { createApp, type ReloadOutcome } from './protocol/app.js';
 import { listen, type Listening } from './protocol/server.js';
 import { openHelloStore } from './state/hello-store.js';
@@ -44,12 +45,18 @@ export async function startPlugin(config: Config, log: Logger = createLogger(con
 
   const app = createApp({ pluginName: config.pluginName, policy: () => policy, greetings: store, log, reload });
   const listening = await listen(app, config.socket);
+  // A changed policy file is reloaded like SIGHUP (the built-in default policy is not watched).
+  const watcher =
+    config.policyFile === undefined
+      ? undefined
+      : watchPolicyFile(config.policyFile, () => void reload(), { onError: (err) => log.warn({ err }, 'policy watch') });
   log.info({ socket: config.socket, via: listening.via, plugin: config.pluginName, policy: policy.source, rules: policy.rules.length }, 'listening');
   return {
     listening,
     log,
     reload,
     stop: async () => {
+      watcher?.close();
       await listening.close();
       log.info('stopped');
       log.flush();
