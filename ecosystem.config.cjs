@@ -1,0 +1,55 @@
+// pm2 process file for docker-authz (CommonJS, so pm2 can require() it in this ESM package).
+//
+//   pm2 start ecosystem.config.js          (ecosystem.config.js re-exports this file)
+//   pm2 reload docker-authz                after an upgrade: zero-downtime worker swap
+//   pm2 reload ecosystem.config.js --update-env   after editing /etc/docker-authz/authz.env
+//
+// Cluster mode is what makes `pm2 reload` seamless: the pm2 daemon owns the listening socket and
+// hands it to the new worker, which signals `ready` once it serves; only then is the old worker
+// stopped (SIGINT; it finishes in-flight calls). A worker never unlinks a socket that is being served.
+'use strict';
+
+const { readFileSync } = require('node:fs');
+const path = require('node:path');
+
+const ENV_FILE = process.env.AUTHZ_ENV_FILE || '/etc/docker-authz/authz.env';
+
+// Installed, this file sits in /opt/docker-authz/releases/<id>/ and /opt/docker-authz/current points
+// at the release in use: run `current`, so that `pm2 reload` after an upgrade starts the new code.
+// From a checkout, run the checkout.
+const ROOT = path.basename(path.dirname(__dirname)) === 'releases' ? path.join(__dirname, '..', '..', 'current') : __dirname;
+
+// KEY=value lines (the systemd EnvironmentFile format); a missing file means defaults.
+function readEnvFile(file) {
+  let text;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    if (err && err.code === 'ENOENT') return {};
+    throw err;
+  }
+  return require('dotenv').parse(text);
+}
+
+module.exports = {
+  apps: [
+    {
+      name: 'docker-authz',
+      script: path.join(ROOT, 'dist', 'cli.js'),
+      args: ['serve'],
+      cwd: ROOT,
+      exec_mode: 'cluster',
+      instances: 1,
+      // Swap workers only once the new one listens (src/cli.ts sends process.send('ready')).
+      wait_ready: true,
+      listen_timeout: 15000,
+      // Time the old worker gets to finish in-flight calls before SIGKILL.
+      kill_timeout: 10000,
+      autorestart: true,
+      restart_delay: 1000,
+      // One out/err file per app (not per worker id), rotated by pm2-logrotate.
+      merge_logs: true,
+      env: { NODE_ENV: 'production', AUTHZ_ENV_FILE: ENV_FILE, ...readEnvFile(ENV_FILE) },
+    },
+  ],
+};
