@@ -20,6 +20,8 @@ import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { Buffer } from 'node:buffer';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 const [cmd, ...args] = process.argv.slice(2);
 
@@ -44,13 +46,13 @@ function readDaemonJson(file) {
     text = readFileSync(file, 'utf8');
   } catch (err) {
     if (err.code === 'ENOENT') return undefined;
-    throw new Error(`cannot read ${file}: ${err.message}`);
+    throw new Error(`cannot read ${file}: ${err.message}`, { cause: err });
   }
   let value;
   try {
     value = JSON.parse(text);
   } catch (err) {
-    throw new Error(`${file} is not valid JSON (${err.message}). dockerd would refuse it too; fix it first.`);
+    throw new Error(`${file} is not valid JSON (${err.message}). dockerd would refuse it too; fix it first.`, { cause: err });
   }
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new Error(`${file} must hold a JSON object, found ${Array.isArray(value) ? 'an array' : JSON.stringify(value)}`);
@@ -81,7 +83,6 @@ function httpCall(socketPath, method, path, body, timeoutMs) {
   });
 }
 
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // --- decision-log access -------------------------------------------------------------------------
 
@@ -90,7 +91,7 @@ function mark(sources) {
     .map((s) => {
       if (s.startsWith('file:')) {
         const path = s.slice(5);
-        let size = 0;
+        let size;
         try {
           size = statSync(path).size;
         } catch {
@@ -100,7 +101,7 @@ function mark(sources) {
       }
       if (s.startsWith('journal:')) {
         const unit = s.slice(8);
-        let cursor = '';
+        let cursor;
         try {
           const out = execFileSync('journalctl', ['-u', unit, '-n', '0', '--show-cursor', '--no-pager'], { encoding: 'utf8' });
           cursor = /-- cursor: (.*)/.exec(out)?.[1] ?? '';

@@ -62,15 +62,15 @@ const isRoot = process.getuid?.() === 0
 t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge', { skip: !isRoot && 'needs root' }, async (t) => {
   const started = Date.now()
   const ns = await startAuthzNamespace()
-  let d: Dockerd | undefined
+  const started_: { d?: Dockerd } = {}
   t.teardown(async () => {
     // pm2 first (its daemon lives in the namespace and serves the plugin), then dockerd, then the namespace.
     if (existsSync(path.join(ns.pm2Home, 'pm2.pid'))) await ns.exec('pm2', ['kill'], { env: nsEnv(ns), timeoutMs: 30_000 }).catch(() => undefined)
-    await d?.stop()
+    await started_.d?.stop()
     await ns.stop()
   })
 
-  d = await dockerdInside(ns, { labels: ['e2e=keep-me'], debug: false })
+  const d = (started_.d = await dockerdInside(ns, { labels: ['e2e=keep-me'], debug: false }))
   t.equal(await readlink(`/proc/${d.pid}/ns/mnt`), await readlink(`/proc/${ns.pid}/ns/mnt`), 'dockerd runs inside the namespace')
   await importImages(d) // before authz: the gate would refuse the imports
   // The host's default pidfile location, inside the namespace: what the installer looks at.
@@ -85,7 +85,7 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
     return all
   }
   const before = await snap()
-  const backups = async () => (await readdir(d!.dir)).filter((n) => n.startsWith('daemon.json.bak-docker-authz-')).sort()
+  const backups = async () => (await readdir(d.dir)).filter((n) => n.startsWith('daemon.json.bak-docker-authz-')).sort()
 
   // --- install ----------------------------------------------------------------------------------
   const installStarted = Date.now()
@@ -151,7 +151,7 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   await rename(`${policyFile}.new`, policyFile) // as an editor or config management would
   const denied = await pollUntil(
     async () => {
-      const r = await d!.docker(['images'])
+      const r = await d.docker(['images'])
       return r.code !== 0 ? r : undefined
     },
     { timeoutMs: 20_000, intervalMs: 200, what: 'the edited policy to deny docker images' },
@@ -160,7 +160,7 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.equal((await d.docker(['ps'])).code, 0, 'the greeting survived the reload')
   await writeFile(`${policyFile}.new`, policyText)
   await rename(`${policyFile}.new`, policyFile)
-  await pollUntil(async () => (await d!.docker(['images'])).code === 0, { timeoutMs: 20_000, intervalMs: 200, what: 'the original policy again' })
+  await pollUntil(async () => (await d.docker(['images'])).code === 0, { timeoutMs: 20_000, intervalMs: 200, what: 'the original policy again' })
 
   // --- uninstall (keeps policy and state) -----------------------------------------------------------------
   const un = await ns.exec('bash', [UNINSTALL], { env: nsEnv(ns) })
