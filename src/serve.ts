@@ -4,6 +4,7 @@ import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
 import { formatIssue, loadPolicyFile } from './policy/load.js';
 import { watchPolicyFile } from './policy/watch.js';
 import { createApp, type ReloadOutcome } from './protocol/app.js';
+import { createAuthzHandlers } from './protocol/authz.js';
 import { listen, type Listening } from './protocol/server.js';
 import { openHelloStore } from './state/hello-store.js';
 
@@ -43,8 +44,12 @@ export async function startPlugin(config: Config, log: Logger = createLogger(con
     return { ok: true, source: policy.source };
   };
 
-  const app = createApp({ pluginName: config.pluginName, policy: () => policy, greetings: store, log, reload });
-  const listening = await listen(app, config.socket);
+  const deps = { pluginName: config.pluginName, policy: () => policy, greetings: store, log, reload };
+  const authz = createAuthzHandlers(deps);
+  const listening = await listen(createApp(deps, authz), config.socket, {
+    '/AuthZPlugin.AuthZReq': authz.request,
+    '/AuthZPlugin.AuthZRes': authz.response,
+  });
   // A changed policy file is reloaded like SIGHUP (the built-in default policy is not watched).
   const watcher =
     config.policyFile === undefined
