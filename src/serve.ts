@@ -18,7 +18,7 @@ export interface RunningPlugin {
 function readPolicy(config: Config): { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] } {
   const loaded = loadPolicyFile(config.policyFile);
   if (!loaded.ok) return { ok: false, errors: loaded.issues.map(formatIssue) };
-  return { ok: true, policy: compilePolicy(loaded.policy, loaded.source) };
+  return { ok: true, policy: compilePolicy(loaded.policy, loaded.source, config.pluginName) };
 }
 
 /**

@@ -7,8 +7,11 @@ import { hostNamespaces } from './checks/host-namespaces.js';
 import { operations } from './checks/operations.js';
 import { privileged } from './checks/privileged.js';
 import { securityOptions } from './checks/security-options.js';
+import { hostSettings } from './checks/host-settings.js';
+import { sharedContainers } from './checks/shared-containers.js';
 import { helloMessage } from './gate.js';
 import { canonicalImage } from './image-ref.js';
+import { selfProtection } from './self-protection.js';
 import type { Policy, Rule, RuleKind } from './schema.js';
 
 // One factory per rule kind; a new kind in the schema fails to compile until it has a checker.
@@ -20,6 +23,8 @@ const CHECKS: { readonly [K in RuleKind]: CheckFactory<K> } = {
   devices,
   'host-namespaces': hostNamespaces,
   'security-options': securityOptions,
+  'host-settings': hostSettings,
+  'shared-containers': sharedContainers,
 };
 
 export interface CompiledRule {
@@ -31,6 +36,10 @@ export interface CompiledRule {
 
 export interface CompiledPolicy {
   readonly source: string;
+  /** Requests for older API versions are denied. */
+  readonly minApiVersion: string;
+  /** Built-in: the API may not disable or replace this plugin. */
+  readonly protectSelf: (req: DockerRequest) => string | undefined;
   readonly hello: {
     readonly enabled: boolean;
     /** Canonical reference (docker.io/library/hello-world:latest). */
@@ -61,9 +70,11 @@ function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, group
 }
 
 /** Compiles a validated policy into matchers, once; evaluation then does no parsing and no I/O. */
-export function compilePolicy(policy: Policy, source: string): CompiledPolicy {
+export function compilePolicy(policy: Policy, source: string, pluginName = 'authz'): CompiledPolicy {
   return Object.freeze({
     source,
+    minApiVersion: policy.api.minVersion,
+    protectSelf: selfProtection(pluginName),
     hello: Object.freeze({ ...policy.hello, image: canonicalImage(policy.hello.image), message: helloMessage(policy.hello.image) }),
     rules: Object.freeze(policy.rules.map((r) => Object.freeze(compileRule(r, policy.groups)))),
   });

@@ -3,6 +3,7 @@ import { hasFormBody, viewBody, type BodyView, type Headers } from './body.js';
 import { containerCreateShape, containerUpdateShape, execCreateShape, hostConfigShape, volumeCreateShape } from './docker-shapes.js';
 import { decodeStruct } from './go-decode.js';
 import { matchRoute } from './routes.js';
+import { serviceView } from './service-spec.js';
 import type { AuthzEnvelope, DockerRequest, HostConfigFields, Identity, Subject } from './types.js';
 import { parseRequestUri } from './uri.js';
 
@@ -23,6 +24,11 @@ const NONE: Subject = { kind: 'none' };
 function jsonNode(body: BodyView) {
   if (body.kind !== 'json') throw codedError(codes.BODY_NOT_VISIBLE, 'unreachable');
   return body.node;
+}
+
+function serviceSubject(body: BodyView): Subject {
+  const { image, view } = serviceView(jsonNode(body));
+  return { kind: 'container', image, views: [view] };
 }
 
 // Operations whose body changes what the daemon does to the host, and how to read it.
@@ -57,6 +63,9 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
       return { kind: 'exec', privileged: exec.Privileged === true, user: exec.User as string | undefined };
     },
   },
+  // Swarm services: their tasks are containers built from the spec.
+  'service.create': { required: true, subject: serviceSubject },
+  'service.update': { required: true, subject: serviceSubject },
   'volume.create': {
     required: true,
     subject: (body) => {
@@ -83,6 +92,7 @@ function headersOf(env: AuthzEnvelope): Headers {
 function querySubject(op: string, query: string): Subject | undefined {
   if (op === 'image.build') return { kind: 'build', query: new URLSearchParams(query) };
   if (op === 'image.create') return { kind: 'image-create', query: new URLSearchParams(query) };
+  if (op === 'plugin.pull' || op === 'plugin.create') return { kind: 'plugin', query: new URLSearchParams(query) };
   return undefined;
 }
 

@@ -35,6 +35,10 @@ export interface HostConfigFields {
   readonly SecurityOpt?: readonly string[];
   readonly MaskedPaths?: readonly string[];
   readonly ReadonlyPaths?: readonly string[];
+  readonly CgroupParent?: string;
+  readonly Sysctls?: ReadonlyMap<string, string>;
+  readonly Runtime?: string;
+  readonly LogConfig?: { readonly Type?: string };
 }
 
 /** One HostConfig the daemon may apply, and where it sits in the body (for messages). */
@@ -49,7 +53,8 @@ export type Subject =
   | { readonly kind: 'exec'; readonly privileged: boolean; readonly user: string | undefined }
   | { readonly kind: 'volume'; readonly driver: string; readonly options: ReadonlyMap<string, string> }
   | { readonly kind: 'build'; readonly query: URLSearchParams }
-  | { readonly kind: 'image-create'; readonly query: URLSearchParams };
+  | { readonly kind: 'image-create'; readonly query: URLSearchParams }
+  | { readonly kind: 'plugin'; readonly query: URLSearchParams };
 
 export interface DockerRequest {
   readonly identity: Identity;

@@ -10,10 +10,10 @@ export function defaultPolicy(): CompiledPolicy {
   return compilePolicy(r.policy, r.source);
 }
 
-export function policyFrom(yaml: string): CompiledPolicy {
+export function policyFrom(yaml: string, pluginName?: string): CompiledPolicy {
   const r = parsePolicy(yaml, 'test.yaml');
   if (!r.ok) throw r.error;
-  return compilePolicy(r.policy, r.source);
+  return compilePolicy(r.policy, r.source, pluginName);
 }
 
 export const greeted = (...names: string[]): GreetingView => ({ isGreeted: (n) => names.includes(n), anyGreeted: names.length > 0 });

@@ -75,7 +75,7 @@ t.test('the hello gate', async (t) => {
 });
 
 t.test('host paths: normalised, allow-listed by directory, never by prefix', async (t) => {
-  const p = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: hp, kind: host-mounts, allowedPaths: [/srv/data, /run/user/] }\n');
+  const p = policyFrom('version: 1\nhello: { enabled: false }\napi: { minVersion: "1.12" }\nrules:\n  - { id: hp, kind: host-mounts, allowedPaths: [/srv/data, /run/user/] }\n');
   const bind = (src: string) => evaluate(p, request(create({ Binds: [`${src}:/mnt`] })), everyoneGreeted).allow;
   t.ok(bind('/srv/data'));
   t.ok(bind('/srv/data/x/'));
@@ -151,8 +151,82 @@ rules:
   t.ok(evaluate(p, request({ ...envelope('GET', '/v1.41/containers/json'), User: 'ci' }), everyoneGreeted).allow);
 });
 
+t.test('old API versions are refused by default; the legacy shapes are still judged when allowed', async (t) => {
+  t.match(decide(envelope('POST', '/v1.23/containers/x/start', { Privileged: true })), {
+    allow: false, rule: 'api-version', message: 'denied by rule api-version: API version 1.23 is older than 1.24, the oldest this policy allows',
+  });
+  t.ok(decide(envelope('GET', '/v1.24/info')).allow);
+  t.ok(decide(envelope('GET', '/info')).allow, 'unversioned requests get the daemon\'s own version');
+  const old = policyFrom('version: 1\nhello: { enabled: false }\napi: { minVersion: "1.12" }\nrules:\n  - { id: np, kind: privileged }\n');
+  t.match(evaluate(old, request(envelope('POST', '/v1.23/containers/x/start', { Privileged: true })), everyoneGreeted), { allow: false, rule: 'np' });
+});
+
+t.test('nothing allows disabling or replacing this plugin through the API', async (t) => {
+  const named = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: all, kind: operations, effect: allow, operations: ["*"] }\n', 'ci-gate');
+  for (const [m, u] of [['POST', '/v1.41/plugins/ci-gate/disable'], ['DELETE', '/v1.41/plugins/ci-gate:latest'], ['POST', '/v1.41/plugins/docker.io/library/ci-gate/set'],
+    ['POST', '/v1.41/plugins/pull?remote=evil/authz&name=ci-gate'], ['POST', '/v1.41/plugins/pull?remote=ci-gate'], ['POST', '/v1.41/plugins/create?name=ci-gate']] as const) {
+    t.match(evaluate(named, request(envelope(m, u, undefined, { 'Content-Length': '0' })), everyoneGreeted), { allow: false, rule: 'self-protection' }, u);
+  }
+  t.match(evaluate(named, request(envelope('POST', '/v1.41/plugins/other/disable', undefined, { 'Content-Length': '0' })), everyoneGreeted), { allow: true, rule: 'all' });
+});
+
+t.test('host settings: cgroup parent, sysctls, runtimes, log drivers, remote fetches', async (t) => {
+  const denied: [Record<string, unknown>, RegExp][] = [
+    [{ CgroupParent: '/' }, /HostConfig\.CgroupParent "\/"/],
+    [{ Sysctls: { 'kernel.shm_rmid_forced': '1' } }, /HostConfig\.Sysctls\["kernel\.shm_rmid_forced"\] sets a kernel parameter/],
+    [{ Runtime: 'nvidia' }, /HostConfig\.Runtime "nvidia" is not an allowed runtime/],
+    [{ LogConfig: { Type: 'syslog', Config: { 'syslog-address': 'tcp://evil:514' } } }, /HostConfig\.LogConfig\.Type "syslog" sends logs off this host/],
+  ];
+  for (const [hc, message] of denied) t.match(decide(create(hc)), { allow: false, rule: 'host-settings', message }, JSON.stringify(hc));
+  t.ok(decide(create({ LogConfig: { Type: 'json-file', Config: {} }, Runtime: 'runc', CgroupParent: '' })).allow);
+  t.match(decide(envelope('POST', '/v1.41/images/create?fromSrc=http%3A%2F%2F169.254.169.254%2Flatest&repo=x')), { allow: false, rule: 'host-settings', message: /fromSrc "http:\/\/169\.254\.169\.254\/latest"/ });
+  t.ok(decide(envelope('POST', '/v1.41/images/create?fromSrc=-&repo=x')).allow, 'import from the request body');
+  t.match(decide(envelope('POST', '/v1.41/build?remote=https%3A%2F%2Fexample.com%2Fctx.tar')), { allow: false, rule: 'host-settings' });
+  t.match(decide(envelope('POST', '/v1.41/build?cgroupparent=%2F')), { allow: false, rule: 'host-settings', message: /cgroupparent/ });
+  const sysctlOk = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: h, kind: host-settings, allowedSysctls: ["net.ipv4.*"] }\n');
+  t.ok(evaluate(sysctlOk, request(create({ Sysctls: { 'net.ipv4.ip_forward': '1' } })), everyoneGreeted).allow);
+});
+
+t.test('swarm services are judged like containers when a policy allows them', async (t) => {
+  const p = policyFrom(`version: 1
+hello: { enabled: false }
+rules:
+  - { id: np, kind: privileged }
+  - { id: hp, kind: host-mounts }
+  - { id: caps, kind: capabilities }
+  - { id: ns, kind: host-namespaces }
+  - { id: sec, kind: security-options }
+`);
+  const service = (containerSpec: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
+    envelope('POST', '/v1.41/services/create', { Name: 's', TaskTemplate: { ContainerSpec: { Image: 'busybox', ...containerSpec }, ...extra } });
+  const cases: [Record<string, unknown>, Record<string, unknown>, string, RegExp][] = [
+    [{ Mounts: [{ Type: 'bind', Source: '/', Target: '/h' }] }, {}, 'hp', /TaskTemplate\.ContainerSpec\.Mounts\[0\]\.Source "\/"/],
+    [{ CapabilityAdd: ['CAP_SYS_ADMIN'] }, {}, 'caps', /CapAdd\[0\] "CAP_SYS_ADMIN"/],
+    [{ Privileges: { Seccomp: { Mode: 'unconfined' } } }, {}, 'sec', /"seccomp=unconfined"/],
+    [{ Privileges: { AppArmor: { Mode: 'disabled' } } }, {}, 'sec', /apparmor=unconfined/],
+    [{ Privileges: { SELinuxContext: { Disable: true } } }, {}, 'sec', /label=disable/],
+    [{}, { Networks: [{ Target: 'host' }] }, 'ns', /NetworkMode "host"/],
+  ];
+  for (const [spec, extra, rule, message] of cases) {
+    t.match(evaluate(p, request(service(spec, extra)), everyoneGreeted), { allow: false, rule, message }, JSON.stringify({ spec, extra }));
+  }
+  t.ok(evaluate(p, request(service({ Mounts: [{ Type: 'volume', Source: 'data', Target: '/d' }] })), everyoneGreeted).allow);
+  const update = envelope('POST', '/v1.41/services/abc/update?version=3', { TaskTemplate: { ContainerSpec: { Image: 'x', Mounts: [{ Type: 'bind', Source: '/etc', Target: '/e' }] } } });
+  t.match(evaluate(p, request(update), everyoneGreeted), { allow: false, rule: 'hp' });
+  const pluginService = envelope('POST', '/v1.41/services/create', { TaskTemplate: { Runtime: 'plugin', PluginSpec: { Remote: 'x' } } });
+  t.throws(() => request(pluginService), /not judged/);
+});
+
+t.test('shared containers (opt-in)', async (t) => {
+  const p = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: sc, kind: shared-containers }\n');
+  for (const hc of [{ VolumesFrom: ['old'] }, { PidMode: 'container:old' }, { NetworkMode: 'container:old' }, { IpcMode: 'container:old' }]) {
+    t.match(evaluate(p, request(create(hc)), everyoneGreeted), { allow: false, rule: 'sc' }, JSON.stringify(hc));
+  }
+  t.ok(decide(create({ VolumesFrom: ['old'] })).allow, 'not part of the default policy');
+});
+
 t.test('the default policy keeps cluster and plugin administration closed', async (t) => {
-  for (const [m, u] of [['POST', '/v1.41/plugins/authz/disable'], ['POST', '/v1.41/plugins/pull?remote=x'], ['POST', '/v1.41/swarm/init']] as const) {
+  for (const [m, u] of [['POST', '/v1.41/plugins/sshfs/disable'], ['POST', '/v1.41/plugins/pull?remote=x'], ['POST', '/v1.41/swarm/init']] as const) {
     const env = envelope(m, u, m === 'POST' && u.includes('swarm') ? {} : undefined, { 'Content-Length': '0' });
     t.match(decide(env), { allow: false, rule: 'cluster-and-plugins' }, u);
   }
