@@ -46,6 +46,8 @@ t.test('the real corpus, replayed in order against the default policy', async (t
       if (c.endpoint === 'AuthZReq' && deniedRule && uri.includes('containers/create')) {
         t.equal(body.Allow, false, `${entry.file}: ${uri} denied`);
         t.match(body.Msg, new RegExp(`^denied by rule ${deniedRule}: `));
+      } else if (c.endpoint === 'AuthZReq' && uri.startsWith('/v1.11/')) {
+        t.match(body, { Allow: false, Msg: /^denied by rule api-version: API version 1\.11 is older than 1\.24/ }, `${entry.file}: old API version`);
       } else if (c.endpoint === 'AuthZReq' && c.payload?.User === 'alice' && !uri.endsWith('/version') && !uri.startsWith('/_ping')) {
         t.match(body, { Allow: false, Msg: /say hello first/ }, `${entry.file}: TLS user alice has her own gate`);
       } else if (c.endpoint === 'AuthZReq' && (prefix === '62' || prefix === '59' || prefix === '60' || prefix === '61' || prefix === '03')) {
