@@ -35,11 +35,22 @@ export function systemdListenFd(env: NodeJS.ProcessEnv): number | undefined {
 /** Handlers answered straight from node:http, by exact POST path: the daemon's per-call hot path. */
 export type FastRoutes = Readonly<Record<string, (body: string) => string | Promise<string>>>;
 
+// The daemon forwards request bodies up to 4 MiB (current moby; 1 MiB in 20.10), about 5.6 MB as
+// base64, plus a response of up to 64 KiB in AuthZRes. Anything far larger is not from a daemon.
+export const MAX_CALL_BYTES = 16 * 1024 * 1024;
+
 function readBody(req: IncomingMessage): Promise<string> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
-    req.on('data', (d: Buffer) => chunks.push(d));
-    req.once('end', () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8')));
+    let size = 0;
+    req.on('data', (d: Buffer) => {
+      size += d.length;
+      if (size <= MAX_CALL_BYTES) chunks.push(d);
+    });
+    req.once('end', () => {
+      if (size > MAX_CALL_BYTES) reject(new Error(`call body of ${size} bytes exceeds ${MAX_CALL_BYTES}`));
+      else resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    });
     req.once('error', reject);
   });
 }

@@ -37,6 +37,16 @@ t.test('a retry with an empty body, garbage or a non-object is denied, not allow
   t.same(res.json(), { Allow: true }, 'AuthZRes cannot undo anything; it is always answered');
 });
 
+t.test('a call far larger than any daemon sends fails closed without holding it in memory', async (t) => {
+  const p = await startInProcess();
+  t.teardown(() => stopInProcess(p));
+  const huge = JSON.stringify({ RequestMethod: 'GET', RequestUri: '/v1.41/info', Pad: 'x'.repeat(17 * 1024 * 1024) });
+  const res = await call(p.socket, 'POST', '/AuthZPlugin.AuthZReq', huge);
+  t.equal(res.status, 500);
+  t.match(res.json(), { Err: /exceeds/ });
+  t.equal((await call(p.socket, 'POST', '/AuthZPlugin.AuthZReq', PING)).text, '{"Allow":true}', 'still serving');
+});
+
 t.test('banner, health and unknown endpoints', async (t) => {
   const p = await startInProcess();
   t.teardown(() => stopInProcess(p));
