@@ -5,7 +5,8 @@ import type { CompiledPolicy } from '../policy/compile.js';
 import { evaluate, type Decision } from '../policy/evaluate.js';
 import { isGreetingDone } from '../policy/gate.js';
 import { normalize } from '../request/normalize.js';
-import { identityName, type AuthzEnvelope } from '../request/types.js';
+import { ANONYMOUS, identityName, type AuthzEnvelope } from '../request/types.js';
+import { decisionLog } from '../log/decision-log.js';
 import type { HelloStore } from '../state/hello-store.js';
 
 export interface AuthzDeps {
@@ -50,26 +51,29 @@ const answer = (d: Decision): string => (d.allow ? ALLOW_BODY : JSON.stringify({
 
 export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
   const { log } = deps;
+  const logDecision = decisionLog(log);
   return {
     request: function authzRequest(text) {
       const env = parseEnvelope(text);
       if (typeof env === 'string') {
-        log.warn({ allow: false, rule: 'request-integrity', reason: env }, 'decision');
-        return answer({ allow: false, rule: 'request-integrity', message: `docker-authz: ${env}` });
+        const message = `docker-authz: ${env}`;
+        logDecision({ identity: '@anonymous', method: undefined, path: undefined, op: undefined, allow: false, rule: 'request-integrity', reason: message });
+        return answer({ allow: false, rule: 'request-integrity', message });
       }
       const n = normalize(env);
-      let decision: Decision;
-      let fields: Record<string, unknown>;
       if (!n.ok) {
         const rule = NORMALIZE_RULES[n.code] ?? 'request-integrity';
-        decision = { allow: false, rule, code: n.code, message: `denied by rule ${rule}: ${n.message}` };
-        fields = { identity: typeof env.User === 'string' && env.User ? env.User : '@anonymous', method: env.RequestMethod, path: n.path ?? pathOf(env), op: n.op, code: n.code };
-      } else {
-        const req = n.request;
-        decision = evaluate(deps.policy(), req, deps.greetings);
-        fields = { identity: identityName(req.identity), method: req.method, path: req.path, op: req.op };
+        const message = `denied by rule ${rule}: ${n.message}`;
+        const identity = typeof env.User === 'string' && env.User ? env.User : ANONYMOUS;
+        logDecision({ identity, method: env.RequestMethod, path: n.path ?? pathOf(env), op: n.op, allow: false, rule, reason: message, code: n.code });
+        return answer({ allow: false, rule, message });
       }
-      log.info({ ...fields, allow: decision.allow, rule: decision.rule, ...(!decision.allow && { reason: decision.message }) }, 'decision');
+      const req = n.request;
+      const decision = evaluate(deps.policy(), req, deps.greetings);
+      logDecision({
+        identity: identityName(req.identity), method: req.method, path: req.path, op: req.op,
+        allow: decision.allow, rule: decision.rule, ...(!decision.allow && { reason: decision.message }),
+      });
       return answer(decision);
     },
 

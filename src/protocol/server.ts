@@ -39,20 +39,19 @@ export type FastRoutes = Readonly<Record<string, (body: string) => string | Prom
 // base64, plus a response of up to 64 KiB in AuthZRes. Anything far larger is not from a daemon.
 export const MAX_CALL_BYTES = 16 * 1024 * 1024;
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (d: Buffer) => {
-      size += d.length;
-      if (size <= MAX_CALL_BYTES) chunks.push(d);
-    });
-    req.once('end', () => {
-      if (size > MAX_CALL_BYTES) reject(new Error(`call body of ${size} bytes exceeds ${MAX_CALL_BYTES}`));
-      else resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    });
-    req.once('error', reject);
+/** Buffers a call's body (bounded), then hands it to `done` synchronously: no promise per call. */
+function readBody(req: IncomingMessage, done: (err: Error | undefined, body: string) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  req.on('data', (d: Buffer) => {
+    size += d.length;
+    if (size <= MAX_CALL_BYTES) chunks.push(d);
   });
+  req.once('end', () => {
+    if (size > MAX_CALL_BYTES) done(new Error(`call body of ${size} bytes exceeds ${MAX_CALL_BYTES}`), '');
+    else done(undefined, chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+  });
+  req.once('error', (err) => done(err, ''));
 }
 
 function sendJson(res: ServerResponse, status: number, body: string): void {
@@ -72,13 +71,19 @@ export async function listen(app: Hono<PluginEnv>, socket: string, fast: FastRou
   const server = createServer({ requireHostHeader: false }, (req, res) => {
     const handler = req.method === 'POST' ? fast[req.url ?? ''] : undefined;
     if (!handler) return void viaHono(req, res);
-    readBody(req)
-      .then(handler)
-      .then(
-        (body) => sendJson(res, 200, body),
-        // A non-200 with Err makes the daemon fail the call ("plugin failed with error"): never an allow.
-        (err: unknown) => sendJson(res, 500, JSON.stringify({ Err: `docker-authz internal error: ${err instanceof Error ? err.message : String(err)}` })),
-      );
+    // A non-200 with Err makes the daemon fail the call ("plugin failed with error"): never an allow.
+    const fail = (err: unknown) =>
+      sendJson(res, 500, JSON.stringify({ Err: `docker-authz internal error: ${err instanceof Error ? err.message : String(err)}` }));
+    readBody(req, (err, body) => {
+      if (err) return fail(err);
+      try {
+        const out = handler(body);
+        if (typeof out === 'string') sendJson(res, 200, out);
+        else out.then((text) => sendJson(res, 200, text), fail);
+      } catch (e) {
+        fail(e);
+      }
+    });
   });
   // The daemon keeps connections open and reuses them; closing an idle one races with its next
   // call, which the daemon then retries with an empty body. Never time out idle connections.
