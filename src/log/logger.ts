@@ -1,3 +1,4 @@
+import cluster from 'node:cluster';
 import { writeSync } from 'node:fs';
 import { pino, type DestinationStream, type Logger } from 'pino';
 
@@ -13,6 +14,10 @@ export function batchedStdout(fd = 1, intervalMs = 20, maxBytes = 64 * 1024): De
   let pending: string[] = [];
   let bytes = 0;
   let timer: NodeJS.Timeout | undefined;
+  // pm2 cluster workers: pm2 captures output by wrapping process.stdout.write; fd 1 is the pm2
+  // daemon's own log there.
+  const viaStream = fd === 1 && cluster.isWorker;
+  if (viaStream) process.stdout.on('error', () => undefined);
   const flush = () => {
     if (timer) clearTimeout(timer);
     timer = undefined;
@@ -21,7 +26,8 @@ export function batchedStdout(fd = 1, intervalMs = 20, maxBytes = 64 * 1024): De
     pending = [];
     bytes = 0;
     try {
-      writeSync(fd, text);
+      if (viaStream) process.stdout.write(text);
+      else writeSync(fd, text);
     } catch {
       // stdout gone (EPIPE) or full (EAGAIN on a non-blocking pipe): a lost log line must never stop a decision.
     }

@@ -1,7 +1,7 @@
 import { getRequestListener } from '@hono/node-server';
 import cluster from 'node:cluster';
 import { chmodSync, mkdirSync, unlinkSync } from 'node:fs';
-import { connect } from 'node:net';
+import { connect, Server as NetServer } from 'node:net';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { dirname } from 'node:path';
 import type { Hono } from 'hono';
@@ -113,16 +113,43 @@ export async function listen(app: Hono<PluginEnv>, socket: string, fast: FastRou
     chmodSync(socket, 0o600);
   }
 
-  const close = (graceMs = 5000): Promise<void> =>
+  // Draining: every response carries `Connection: close`, so the daemon drops each connection itself
+  // after reading its answer. Closing a kept-alive connection from this side races with the daemon's
+  // next call on it; the daemon then retries that call with an EMPTY body, which is denied (AuthZReq)
+  // or blindly allowed (AuthZRes). That race is what a pm2 reload or a restart would otherwise hit.
+  let draining = false;
+  server.prependListener('request', (_req, res) => {
+    if (draining) res.setHeader('Connection', 'close');
+  });
+
+  const close = (graceMs = 5000, drainMs = 2000): Promise<void> =>
     new Promise((resolve) => {
-      const force = setTimeout(() => server.closeAllConnections(), graceMs);
-      force.unref();
-      server.close(() => {
+      draining = true;
+      let ended = false;
+      let drained = false;
+      const done = () => {
+        if (!ended || !drained) return;
         clearTimeout(force);
         resolve();
+      };
+      // Stop accepting, but leave open connections alone (http.Server.close would also close the
+      // idle ones at once). A unix socket we created is removed; one from systemd stays.
+      NetServer.prototype.close.call(server, () => {
+        ended = true;
+        done();
       });
-      server.closeIdleConnections();
-      // server.close removes a unix socket it created; a socket from systemd stays for the next start.
+      // Connections the daemon did not use while draining are closed once idle; in-flight calls get
+      // until graceMs. Never return before drainMs, even when every connection has gone: in a pm2
+      // cluster worker the primary may still be handing over a connection it accepted before it
+      // saw this worker stop listening; a worker that stays alive hands it back, one that has
+      // exited loses it and the daemon waits for an answer forever.
+      setTimeout(() => {
+        drained = true;
+        server.closeIdleConnections();
+        done();
+      }, Math.min(drainMs, graceMs)); // not unref'd: the process must live through the drain
+      const force = setTimeout(() => server.closeAllConnections(), graceMs);
+      force.unref();
     });
   return { server, via, close };
 }
