@@ -504,7 +504,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     const logSoFar = logText
     await stop().catch(() => undefined)
     const msg = (e as Error).message
-    throw new Error(msg.includes('--- dockerd log') ? msg : `${msg}\n--- dockerd log\n${logSoFar}`)
+    throw new Error(msg.includes('--- dockerd log') ? msg : `${msg}\n--- dockerd log\n${logSoFar}`, { cause: e })
   }
 
   let reloadChain: Promise<void> = Promise.resolve()

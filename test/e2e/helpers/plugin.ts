@@ -64,6 +64,7 @@ export interface PluginProcess {
    * `pred` returns true; reject on timeout (default 10s) or if the plugin exits first.
    * Use `from = p.lines().length` to only consider lines printed from now on.
    */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- log records are untyped JSON
   waitForLine<T = any>(pred: (obj: T) => boolean, timeoutMs?: number, from?: number): Promise<T>
   /** Everything written to stderr so far. */
   stderr(): string
@@ -196,9 +197,10 @@ export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
     )
   } catch (e) {
     await kill()
-    throw new Error(`${(e as Error).message}\n--- plugin stderr\n${errText}\n--- plugin stdout\n${lines.join('\n')}${partial}`)
+    throw new Error(`${(e as Error).message}\n--- plugin stderr\n${errText}\n--- plugin stdout\n${lines.join('\n')}${partial}`, { cause: e })
   }
 
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- log records are untyped JSON
   const waitForLine = <T = any>(pred: (obj: T) => boolean, timeoutMs = 10_000, from = 0): Promise<T> => {
     let next = from
     return pollUntil(
@@ -206,7 +208,7 @@ export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
         for (; next < parsed.length; next++) {
           const obj = parsed[next]
           if (obj === undefined) continue
-          let hit = false
+          let hit: boolean
           try {
             hit = pred(obj as T)
           } catch {
