@@ -21,14 +21,31 @@ function header(headers: Headers, name: string): string | undefined {
   return undefined;
 }
 
+// The daemon forwards JSON bodies below this size (20.10; current moby: 4 MiB, and refuses larger).
+const FORWARDED_BODY_LIMIT = 1024 * 1024;
+
 /**
- * Form bodies override query parameters in the daemon's r.FormValue, and the daemon never forwards
- * them to the plugin, so any request carrying one is refused.
+ * Why the body the daemon will read cannot be trusted to be what the plugin sees, or undefined.
+ * - Form bodies override query parameters in the daemon's r.FormValue and are never forwarded.
+ * - Go lower-cases media types with Unicode rules (`İ` → `i`), JavaScript does not: a non-ASCII
+ *   Content-Type may be a form type in disguise.
+ * - The daemon shows the plugin only the last of repeated headers while handlers read the first:
+ *   a JSON Content-Type with a small declared body that was not forwarded means another
+ *   Content-Type came first. (`bodyWithheld`: routes whose body the daemon never forwards.)
  */
-export function hasFormBody(headers: Headers): boolean {
-  const type = mediaType(header(headers, 'Content-Type'));
-  if (type !== 'application/x-www-form-urlencoded' && type !== 'multipart/form-data') return false;
-  return header(headers, 'Content-Length') !== '0';
+export function untrustedBody(headers: Headers, encoded: unknown, bodyWithheld = false): string | undefined {
+  const raw = header(headers, 'Content-Type');
+  const length = header(headers, 'Content-Length');
+  if (length === '0') return undefined;
+  // eslint-disable-next-line no-control-regex -- the point is to find anything outside ASCII
+  if (raw !== undefined && /[^\x00-\x7f]/.test(raw)) return 'a Content-Type with non-ASCII characters is not accepted';
+  const type = mediaType(raw);
+  if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') return 'form-encoded request bodies are not accepted';
+  const declared = Number(length);
+  if (!bodyWithheld && type === 'application/json' && declared > 0 && declared < FORWARDED_BODY_LIMIT && (typeof encoded !== 'string' || encoded === '')) {
+    return 'the daemon did not forward a small JSON body (was another Content-Type sent first?)';
+  }
+  return undefined;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { codes, codedError, isCodedError, type ErrorCode } from '../errors.js';
-import { hasFormBody, viewBody, type BodyView, type Headers } from './body.js';
+import { untrustedBody, viewBody, type BodyView, type Headers } from './body.js';
 import { containerCreateShape, containerUpdateShape, execCreateShape, hostConfigShape, volumeCreateShape } from './docker-shapes.js';
 import { decodeStruct } from './go-decode.js';
 import { matchRoute } from './routes.js';
 import { serviceView } from './service-spec.js';
 import type { AuthzEnvelope, DockerRequest, HostConfigFields, Identity, Subject } from './types.js';
-import { parseRequestUri } from './uri.js';
+import { isGoCleanQuery, parseRequestUri } from './uri.js';
 
 export type Normalized =
   | { readonly ok: true; readonly request: DockerRequest }
@@ -114,7 +114,12 @@ export function normalize(env: AuthzEnvelope): Normalized {
     if (!match) throw codedError(codes.OPERATION_UNKNOWN, `${method} ${parsed.path} is not an operation this plugin knows`);
     op = match.route.op;
     const headers = headersOf(env);
-    if (hasFormBody(headers)) throw codedError(codes.BODY_NOT_VISIBLE, 'form-encoded request bodies are not accepted');
+    // Newer daemons withhold the `docker login` body (credentials) on purpose.
+    const untrusted = untrustedBody(headers, env.RequestBody, op === 'system.auth');
+    if (untrusted) throw codedError(codes.BODY_NOT_VISIBLE, untrusted);
+    if (!isGoCleanQuery(parsed.query)) {
+      throw codedError(codes.URI_INVALID, 'the query string has pairs the daemon would silently drop (a bad %-escape or a ";")');
+    }
 
     let subject = querySubject(op, parsed.query) ?? NONE;
     const rule = BODY_RULES[op];

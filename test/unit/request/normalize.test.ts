@@ -81,3 +81,23 @@ t.test('malformed envelopes are refused, never thrown', async (t) => {
     t.match(normalize(env), { ok: false }, JSON.stringify(env));
   }
 });
+
+t.test('what the daemon reads and the plugin cannot see is refused', async (t) => {
+  // Go lower-cases U+0130 to "i": this is a form Content-Type to the daemon.
+  const disguised = normalize(envelope('POST', '/v1.41/images/create', undefined, { 'Content-Type': 'appl\u0130cation/x-www-form-urlencoded', 'Content-Length': '40' }));
+  t.match(disguised, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', message: /non-ASCII/ });
+  // A repeated Content-Type: handlers read the first (a form), the plugin is shown the last.
+  const repeated = normalize(envelope('POST', '/v1.41/images/create', undefined, { 'Content-Type': 'application/json', 'Content-Length': '60' }));
+  t.match(repeated, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', message: /another Content-Type/ });
+  const login = normalize(envelope('POST', '/v1.41/auth', undefined, { 'Content-Type': 'application/json', 'Content-Length': '60' }));
+  t.match(login, { ok: true, request: { op: 'system.auth' } }, 'newer daemons withhold the login body on purpose');
+  const big = normalize(envelope('POST', '/v1.41/images/create?fromImage=x', undefined, { 'Content-Type': 'application/json', 'Content-Length': '2000000' }));
+  t.ok(big.ok, 'a large body is not forwarded and not read by image.create');
+});
+
+t.test('queries the daemon would read differently are refused', async (t) => {
+  for (const q of ['networkmode=%zz&networkmode=host', 'networkmode=x;y&networkmode=host', 'a=%', 'a=%4']) {
+    t.match(normalize(envelope('POST', `/v1.41/build?${q}`, undefined, { 'Content-Type': 'application/x-tar', 'Content-Length': '10240' })), { ok: false, code: 'AUTHZ_URI_INVALID' }, q);
+  }
+  t.ok(normalize(envelope('POST', '/v1.41/build?t=a%2Fb&buildargs=%7B%7D&networkmode=default', undefined, { 'Content-Type': 'application/x-tar', 'Content-Length': '10240' })).ok);
+});
