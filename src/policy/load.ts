@@ -20,20 +20,20 @@ export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policy/default.y
 export const formatIssue = (i: PolicyIssue): string => `${i.file}:${i.line}:${i.col}: ${i.message}`;
 
 // Walks the YAML tree along a zod issue path to the node it is about (or the deepest that exists).
-function nodeAt(root: unknown, path: readonly PropertyKey[]): { node: Node | undefined; key: boolean } {
+function nodeAt(root: unknown, path: readonly PropertyKey[]): Node | undefined {
   let node = root as Node | undefined;
   for (const seg of path) {
     if (isMap(node)) {
       const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(seg));
-      if (!pair) return { node, key: false };
+      if (!pair) return node;
       node = (pair.value ?? pair.key) as Node;
     } else if (isSeq(node) && typeof seg === 'number' && node.items[seg]) {
       node = node.items[seg] as Node;
     } else {
-      return { node, key: false };
+      return node;
     }
   }
-  return { node, key: false };
+  return node;
 }
 
 /** Parses and validates policy text (YAML, or JSON, which is YAML). Never throws. */
@@ -51,7 +51,7 @@ export function parsePolicy(text: string, file: string): LoadResult {
   const result = policySchema.safeParse(doc.toJS() ?? {});
   if (result.success) return { ok: true, policy: result.data, source: file };
   const issues = result.error.issues.map((issue) => {
-    const { node } = nodeAt(doc.contents, issue.path);
+    const node = nodeAt(doc.contents, issue.path);
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
     return { ...at(node?.range?.[0]), message: `${where}${issue.message}` };
   });

@@ -1,12 +1,11 @@
-import type { ErrorCode } from '../errors.js';
-import { codes } from '../errors.js';
+import { codes, type ErrorCode } from '../errors.js';
+import { decisionLog } from '../log/decision-log.js';
 import type { Logger } from '../log/logger.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { evaluate, type Decision } from '../policy/evaluate.js';
 import { isGreetingDone } from '../policy/gate.js';
 import { normalize } from '../request/normalize.js';
 import { ANONYMOUS, identityName, type AuthzEnvelope } from '../request/types.js';
-import { decisionLog } from '../log/decision-log.js';
 import type { HelloStore } from '../state/hello-store.js';
 
 export interface AuthzDeps {
