@@ -50,3 +50,20 @@ t.test('map keys are exact and the later duplicate wins', async (t) => {
   t.equal(opts.get('o'), 'bind');
   t.equal(opts.get('O'), 'x');
 });
+
+t.test('property: any ASCII casing of a field name reaches that field; two spellings are refused', async (t) => {
+  const fc = (await import('fast-check')).default;
+  const names = ['Privileged', 'Binds', 'CapAdd', 'PidMode', 'SecurityOpt', 'Devices', 'Mounts', 'NetworkMode'];
+  const values: Record<string, unknown> = { Privileged: true, Binds: ['/:/h'], CapAdd: ['ALL'], PidMode: 'host', SecurityOpt: ['x'], Devices: [], Mounts: [], NetworkMode: 'host' };
+  const casing = (name: string) => fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+    .map((flips) => [...name].map((c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
+  fc.assert(
+    fc.property(fc.constantFrom(...names).chain((n) => fc.tuple(fc.constant(n), casing(n), casing(n))), ([name, a, b]) => {
+      const one = decode(JSON.stringify({ HostConfig: { [a]: values[name] } }));
+      t.same((one.HostConfig as Record<string, unknown>)[name], values[name]);
+      const twice = `{"HostConfig":{${JSON.stringify(a)}:${JSON.stringify(values[name])},${JSON.stringify(b)}:${JSON.stringify(values[name])}}}`;
+      t.throws(() => decode(twice), { code: 'AUTHZ_BODY_AMBIGUOUS' });
+    }),
+    { numRuns: 200 },
+  );
+});
