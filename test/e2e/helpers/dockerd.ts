@@ -65,6 +65,8 @@ export interface DockerdOptions {
   authzPlugins?: string[]
   /** Extra daemon.json keys. */
   config?: Record<string, unknown>
+  /** Extra dockerd flags, e.g. a TLS tcp listener (`-H tcp://…`, `--tlsverify`, …). */
+  extraArgs?: string[]
   /** How long to wait for the daemon to answer /_ping. Default 60s. */
   readyTimeoutMs?: number
 }
@@ -436,6 +438,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     // rejects the plugins-namespace key in daemon.json.)
     `--containerd-namespace=${ns}`,
     `--containerd-plugins-namespace=${ns}-plugins`,
+    ...(opts.extraArgs ?? []),
   ]
   let child: ChildProcess
   try {
