@@ -47,8 +47,8 @@ export async function startPlugin(config: Config, log: Logger = createLogger(con
   const deps = { pluginName: config.pluginName, policy: () => policy, greetings: store, log, reload };
   const authz = createAuthzHandlers(deps);
   const listening = await listen(createApp(deps, authz), config.socket, {
-    '/AuthZPlugin.AuthZReq': authz.request,
-    '/AuthZPlugin.AuthZRes': authz.response,
+    fast: { '/AuthZPlugin.AuthZReq': authz.request, '/AuthZPlugin.AuthZRes': authz.response },
+    onError: (err) => log.error({ err }, 'AuthZ call failed; answered 500 (the daemon refuses the request)'),
   });
   // A changed policy file is reloaded like SIGHUP (the built-in default policy is not watched).
   const watcher =

@@ -78,7 +78,8 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
 
     response: async function authzResponse(text) {
       const env = parseEnvelope(text);
-      if (typeof env === 'string') return ALLOW_BODY;
+      // Only a create the daemon answered 201 can be a greeting; skip decoding everything else.
+      if (typeof env === 'string' || env.ResponseStatusCode !== 201 || env.RequestMethod !== 'POST' || !deps.policy().hello.enabled) return ALLOW_BODY;
       const n = normalize(env);
       if (n.ok && isGreetingDone(deps.policy(), n.request, env.ResponseStatusCode)) {
         const identity = identityName(n.request.identity);

@@ -64,7 +64,15 @@ function sendJson(res: ServerResponse, status: number, body: string): void {
  * Request and Response per call would double the plugin's CPU per Docker API call); everything else
  * goes through Hono.
  */
-export async function listen(app: Hono<PluginEnv>, socket: string, fast: FastRoutes = {}, env: NodeJS.ProcessEnv = process.env): Promise<Listening> {
+export interface ListenOptions {
+  readonly fast?: FastRoutes;
+  /** Told about a fast-route call that failed (answered 500, which the daemon treats as a refusal). */
+  readonly onError?: (err: unknown) => void;
+  readonly env?: NodeJS.ProcessEnv;
+}
+
+export async function listen(app: Hono<PluginEnv>, socket: string, opts: ListenOptions = {}): Promise<Listening> {
+  const { fast = {}, onError, env = process.env } = opts;
   // dockerd 20.10 sends an empty Host header; without a fallback hostname the adapter answers 400
   // and the daemon refuses to start.
   const viaHono = getRequestListener(app.fetch, { hostname: 'plugin.moby.localhost' });
@@ -72,8 +80,10 @@ export async function listen(app: Hono<PluginEnv>, socket: string, fast: FastRou
     const handler = req.method === 'POST' ? fast[req.url ?? ''] : undefined;
     if (!handler) return void viaHono(req, res);
     // A non-200 with Err makes the daemon fail the call ("plugin failed with error"): never an allow.
-    const fail = (err: unknown) =>
+    const fail = (err: unknown) => {
+      onError?.(err);
       sendJson(res, 500, JSON.stringify({ Err: `docker-authz internal error: ${err instanceof Error ? err.message : String(err)}` }));
+    };
     readBody(req, (err, body) => {
       if (err) return fail(err);
       try {

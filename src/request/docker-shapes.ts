@@ -41,7 +41,7 @@ const hostConfigFields = {
   VolumesFrom: strings,
   VolumeDriver: 'string',
   Privileged: 'bool',
-  CapAdd: strings,
+  CapAdd: 'strslice',
   Capabilities: strings,
   PidMode: 'string',
   IpcMode: 'string',

@@ -2,7 +2,8 @@ import { codes, codedError } from '../errors.js';
 import type { JsonNode } from './json-parse.js';
 
 // Decodes a JsonNode into the Go struct the daemon decodes it into, with encoding/json's rules:
-// - a key matches a field case-insensitively (Go also folds 'ſ'→s, 'K'→k, and since Go 1.21 'ı'→i);
+// - a key matches a field case-insensitively (Go also folds 'ſ'→s and 'K'→k; 'ı' is refused too,
+//   to be safe across Go versions);
 // - `null` clears pointers, slices and maps, and leaves bools, strings, numbers and structs alone;
 // - a value of the wrong JSON type makes the daemon reject the request.
 // Two keys that land on the same field would make the result depend on Go's version and on
@@ -13,6 +14,8 @@ export type Shape =
   | 'bool'
   | 'string'
   | 'number'
+  /** strslice.StrSlice: a list of strings, or one bare string. */
+  | 'strslice'
   | { readonly slice: Shape }
   | { readonly map: Shape }
   | StructShape;
@@ -65,7 +68,15 @@ function typeError(field: string, node: JsonNode, want: string): never {
 }
 
 function isNullable(shape: Shape): boolean {
-  return typeof shape === 'object' && ('slice' in shape || 'map' in shape || ('struct' in shape && shape.pointer === true));
+  return shape === 'strslice' || (typeof shape === 'object' && ('slice' in shape || 'map' in shape || ('struct' in shape && shape.pointer === true)));
+}
+
+// What Go leaves in a slice element given `null`: the element type's zero value.
+function zeroValue(shape: Shape): unknown {
+  if (shape === 'string') return '';
+  if (shape === 'bool') return false;
+  if (shape === 'number') return 0;
+  return typeof shape === 'object' && 'struct' in shape && !shape.pointer ? {} : undefined;
 }
 
 /** Decodes `node` as `shape`. `undefined` means the Go zero value / nil. */
@@ -74,9 +85,10 @@ export function decodeValue(node: JsonNode, shape: Shape, field: string): unknow
   if (shape === 'bool') return node.t === 'bool' ? node.v : typeError(field, node, 'a boolean');
   if (shape === 'string') return node.t === 'str' ? node.v : typeError(field, node, 'a string');
   if (shape === 'number') return node.t === 'num' ? Number(node.raw) : typeError(field, node, 'a number');
+  if (shape === 'strslice') return node.t === 'str' ? [node.v] : decodeValue(node, { slice: 'string' }, field);
   if ('slice' in shape) {
     if (node.t !== 'arr') return typeError(field, node, 'an array');
-    return node.items.map((item, i) => decodeValue(item, shape.slice, `${field}[${i}]`));
+    return node.items.map((item, i) => (item.t === 'null' ? zeroValue(shape.slice) : decodeValue(item, shape.slice, `${field}[${i}]`)));
   }
   if ('map' in shape) {
     if (node.t !== 'obj') return typeError(field, node, 'an object');

@@ -89,9 +89,17 @@ function headersOf(env: AuthzEnvelope): Headers {
   return h as Headers;
 }
 
-function querySubject(op: string, query: string): Subject | undefined {
+function querySubject(op: string, query: string, headers: Headers): Subject | undefined {
   if (op === 'image.build') return { kind: 'build', query: new URLSearchParams(query) };
-  if (op === 'image.create') return { kind: 'image-create', query: new URLSearchParams(query) };
+  if (op === 'image.create') {
+    const params = new URLSearchParams(query);
+    // A pull has no body. One that declares a body may carry a form (behind a repeated
+    // Content-Type the plugin is not shown) whose values the daemon reads instead of the query.
+    if (params.get('fromSrc') !== '-' && headers['Content-Length'] !== '0') {
+      throw codedError(codes.BODY_NOT_VISIBLE, 'an image pull must not carry a body (Content-Length: 0)');
+    }
+    return { kind: 'image-create', query: params };
+  }
   if (op === 'plugin.pull' || op === 'plugin.create') return { kind: 'plugin', query: new URLSearchParams(query) };
   return undefined;
 }
@@ -121,7 +129,7 @@ export function normalize(env: AuthzEnvelope): Normalized {
       throw codedError(codes.URI_INVALID, 'the query string has pairs the daemon would silently drop (a bad %-escape or a ";")');
     }
 
-    let subject = querySubject(op, parsed.query) ?? NONE;
+    let subject = querySubject(op, parsed.query, headers) ?? NONE;
     const rule = BODY_RULES[op];
     if (rule) {
       const body = viewBody(env.RequestBody, headers);

@@ -1,23 +1,23 @@
 import { canonicalHostPath, isWithin } from '../host-path.js';
 import { firstInViews, quote, type CheckFactory, type Violation } from './check.js';
 
-// Filesystem types the local volume driver mounts from somewhere other than the host's disks.
+// Filesystem types the local volume driver mounts from somewhere other than the host's disks and
+// kernel. Anything else (proc, sysfs, cgroup, overlay with lowerdir=, ext4 on a device, ...) reaches
+// the host, whatever the device is called.
 const NON_HOST_FS = new Set(['tmpfs', 'nfs', 'nfs4', 'cifs', 'smb3']);
 
-/**
- * The host path a `local` volume with these driver options mounts, if any: `o=bind` (or rbind)
- * binds `device`, and a block-device `device` with a disk filesystem mounts the host's disk.
- */
-export function localVolumeHostPath(driver: string | undefined, options: ReadonlyMap<string, string> | undefined): string | undefined {
-  if (!options) return undefined;
+/** What a `local` volume with these driver options mounts from the host, if anything. */
+export type LocalVolumeAccess = { readonly kind: 'bind'; readonly path: string } | { readonly kind: 'mount'; readonly type: string };
+
+export function localVolumeHostAccess(driver: string | undefined, options: ReadonlyMap<string, string> | undefined): LocalVolumeAccess | undefined {
+  if (!options || options.size === 0) return undefined;
   const d = (driver ?? '').trim().toLowerCase();
   if (d !== '' && d !== 'local') return undefined;
-  const device = options.get('device');
-  if (device === undefined) return undefined;
   const o = (options.get('o') ?? '').split(',').map((s) => s.trim().toLowerCase());
-  if (o.includes('bind') || o.includes('rbind')) return device;
+  if (o.includes('bind') || o.includes('rbind')) return { kind: 'bind', path: options.get('device') ?? '' };
   const type = (options.get('type') ?? '').trim().toLowerCase();
-  return device.startsWith('/') && !NON_HOST_FS.has(type) ? device : undefined;
+  if (type === '' && options.get('device') === undefined) return undefined; // options the driver rejects anyway
+  return NON_HOST_FS.has(type) ? undefined : { kind: 'mount', type };
 }
 
 /** The host source of a `Binds` entry (`/src:/dst[:opts]`), or undefined for a named volume. */
@@ -36,13 +36,16 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
     field,
     reason: `${quote(shown)} mounts a host path outside the allowed list`,
   });
+  // A local volume is a host bind (judged by path) or a kernel mount of host resources (refused).
+  const volumeAccess = (field: string, driver: string | undefined, options: ReadonlyMap<string, string> | undefined): Violation | undefined => {
+    const access = localVolumeHostAccess(driver, options);
+    if (!access) return undefined;
+    if (access.kind === 'bind') return permitted(access.path) ? undefined : outside(`${field}.device`, access.path);
+    return { field: `${field}.type`, reason: `${quote(access.type)} makes the local volume driver mount a host filesystem` };
+  };
 
   return function checkHostMounts(req) {
-    if (req.subject.kind === 'volume') {
-      const device = localVolumeHostPath(req.subject.driver, req.subject.options);
-      if (device !== undefined && !permitted(device)) return outside('DriverOpts.device', device);
-      return undefined;
-    }
+    if (req.subject.kind === 'volume') return volumeAccess('DriverOpts', req.subject.driver, req.subject.options);
     return firstInViews(req, ({ prefix, hc }) => {
       const binds = hc.Binds ?? [];
       for (let i = 0; i < binds.length; i++) {
@@ -55,9 +58,9 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
         const type = (m.Type ?? '').trim().toLowerCase();
         if (type === 'volume') {
           const dc = m.VolumeOptions?.DriverConfig;
-          const device = localVolumeHostPath(dc?.Name, dc?.Options);
-          if (device !== undefined && !permitted(device)) return outside(`${prefix}Mounts[${i}].VolumeOptions.DriverConfig.Options.device`, device);
-        } else if (type !== 'tmpfs' && type !== 'npipe' && type !== 'cluster') {
+          const found = volumeAccess(`${prefix}Mounts[${i}].VolumeOptions.DriverConfig.Options`, dc?.Name, dc?.Options);
+          if (found) return found;
+        } else if (type !== 'tmpfs' && type !== 'npipe' && type !== 'cluster' && type !== 'image') {
           // bind, or a type the daemon will reject: judge its source as a host path either way.
           const source = m.Source ?? '';
           if (!permitted(source)) return outside(`${prefix}Mounts[${i}].Source`, source);

@@ -10,13 +10,17 @@ function weakening(opt: string): string | undefined {
       // Any profile other than the built-in one may allow every syscall.
       return value === 'builtin' ? undefined : value === 'unconfined' ? 'disables seccomp' : 'replaces the seccomp profile';
     case 'apparmor':
-      return value === 'unconfined' ? 'disables AppArmor' : undefined;
+      return value === 'unconfined' ? 'disables AppArmor' : value === 'docker-default' ? undefined : 'replaces the AppArmor profile';
     case 'label':
       return value === 'disable' ? 'disables SELinux labelling' : value.startsWith('type:') ? 'changes the SELinux process type' : undefined;
     case 'systempaths':
       return value === 'unconfined' ? 'unmasks /proc and /sys paths' : undefined;
     case 'no-new-privileges':
       return value === 'false' ? 'allows gaining privileges' : undefined;
+    case 'disable': // the daemon reads a bare "disable" as label=disable
+      return 'disables SELinux labelling';
+    case 'writable-cgroups':
+      return value === 'false' ? undefined : 'makes the cgroup filesystem writable';
     default:
       return undefined;
   }

@@ -124,10 +124,13 @@ t.test('privileged, devices, namespaces and security options', async (t) => {
     [{ SecurityOpt: ['seccomp={"defaultAction":"SCMP_ACT_ALLOW"}'] }, 'security-options'],
     [{ SecurityOpt: ['label=disable'] }, 'security-options'],
     [{ SecurityOpt: ['label:type:spc_t'] }, 'security-options'],
+    [{ SecurityOpt: ['disable'] }, 'security-options'],
+    [{ SecurityOpt: ['writable-cgroups=true'] }, 'security-options'],
+    [{ SecurityOpt: ['apparmor=some-loaded-profile'] }, 'security-options'],
     [{ MaskedPaths: [] }, 'security-options'],
   ];
   for (const [hc, rule] of denied) t.match(decide(create(hc)), { allow: false, rule }, JSON.stringify(hc));
-  t.ok(decide(create({ SecurityOpt: ['no-new-privileges'], NetworkMode: 'none', IpcMode: 'private' })).allow);
+  t.ok(decide(create({ SecurityOpt: ['no-new-privileges', 'apparmor=docker-default'], NetworkMode: 'none', IpcMode: 'private' })).allow);
   const exec = envelope('POST', '/v1.41/containers/c/exec', { Cmd: ['sh'], Privileged: true });
   t.match(decide(exec), { allow: false, rule: 'no-privileged', message: /: Privileged true/ });
   const build = envelope('POST', '/v1.41/build?networkmode=host&t=x');
@@ -217,6 +220,29 @@ rules:
   t.throws(() => request(pluginService), /not judged/);
 });
 
+t.test('local volumes that mount host filesystems are refused, whatever the device', async (t) => {
+  for (const opts of [{ type: 'proc', device: 'proc' }, { type: 'sysfs', device: 'sysfs' }, { type: 'cgroup', device: 'cgroup' },
+    { type: 'overlay', device: 'overlay', o: 'lowerdir=/etc:/usr' }, { type: 'ext4', device: 'dev/sda1' }, { type: 'ext4', device: '/dev/sda1' }]) {
+    t.match(decide(envelope('POST', '/v1.41/volumes/create', { Name: 'v1', Driver: 'local', DriverOpts: opts })), { allow: false, rule: 'host-paths' }, JSON.stringify(opts));
+    const inline = create({ Mounts: [{ Type: 'volume', Target: '/m', VolumeOptions: { DriverConfig: { Name: 'local', Options: opts } } }] });
+    t.match(decide(inline), { allow: false, rule: 'host-paths' }, `inline ${JSON.stringify(opts)}`);
+  }
+  t.match(decide(envelope('POST', '/v1.41/volumes/create', { Name: 'p', DriverOpts: { type: 'proc', device: 'proc' } })), {
+    message: 'denied by rule host-paths: DriverOpts.type "proc" makes the local volume driver mount a host filesystem',
+  });
+  for (const opts of [{ type: 'tmpfs', device: 'tmpfs', o: 'size=1m' }, { type: 'nfs', device: ':/export', o: 'addr=10.0.0.1' }, {}]) {
+    t.ok(decide(envelope('POST', '/v1.41/volumes/create', { Name: 'ok1', DriverOpts: opts })).allow, JSON.stringify(opts));
+  }
+});
+
+t.test('null elements are the zero value, as in Go, and are judged', async (t) => {
+  t.match(decide(create({ Devices: [null, { PathOnHost: '/dev/sda' }] })), { allow: false, rule: 'devices' });
+  t.match(decide(create({ DeviceCgroupRules: [null, 'a *:* rwm'] })), { allow: false, rule: 'devices' });
+  t.match(decide(create({ CapAdd: [null, 'SYS_ADMIN'] })), { allow: false, rule: 'capabilities' });
+  t.doesNotThrow(() => decide(create({ Binds: [null], Mounts: [null], SecurityOpt: [null] })));
+  t.match(decide(create({ CapAdd: 'SYS_ADMIN' })), { allow: false, rule: 'capabilities' }, 'CapAdd may be one bare string (StrSlice)');
+});
+
 t.test('shared containers (opt-in)', async (t) => {
   const p = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: sc, kind: shared-containers }\n');
   for (const hc of [{ VolumesFrom: ['old'] }, { PidMode: 'container:old' }, { NetworkMode: 'container:old' }, { IpcMode: 'container:old' }]) {
@@ -226,7 +252,8 @@ t.test('shared containers (opt-in)', async (t) => {
 });
 
 t.test('the default policy keeps cluster and plugin administration closed', async (t) => {
-  for (const [m, u] of [['POST', '/v1.41/plugins/sshfs/disable'], ['POST', '/v1.41/plugins/pull?remote=x'], ['POST', '/v1.41/swarm/init']] as const) {
+  for (const [m, u] of [['POST', '/v1.41/plugins/sshfs/disable'], ['POST', '/v1.41/plugins/pull?remote=x'], ['POST', '/v1.41/swarm/init'],
+    ['GET', '/v1.41/swarm/unlockkey'], ['POST', '/v1.41/swarm/leave?force=1'], ['DELETE', '/v1.41/nodes/n1?force=1'], ['GET', '/v1.41/secrets']] as const) {
     const env = envelope(m, u, m === 'POST' && u.includes('swarm') ? {} : undefined, { 'Content-Length': '0' });
     t.match(decide(env), { allow: false, rule: 'cluster-and-plugins' }, u);
   }
