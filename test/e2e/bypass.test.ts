@@ -550,6 +550,20 @@ const CASES: BypassCase[] = [
       'exactly what every build sends, while the handler reads the form. See docs/routes.md, Known limits.',
   },
   {
+    id: '9f',
+    name: 'form body behind a repeated header on a pull: ?fromImage=hello-world, Content-Type form then text/plain',
+    note: 'r.Form puts body values first: the daemon imports fromSrc from the body instead of pulling the query\'s image',
+    request: (env) => ({
+      method: 'POST',
+      target: '/v1.41/images/create?fromImage=hello-world&tag=latest',
+      headers: [['Content-Type', FORM_TYPE], ['Content-Type', 'text/plain']],
+      body: new URLSearchParams({ fromImage: '', fromSrc: env.assets.fetches.url(env.token), repo: 'e2e/formproof' }).toString(),
+    }),
+    executed: fetchedUrl,
+    refusal: /^denied by rule request-integrity: an image pull must not carry a body/,
+    untouched: notFetched,
+  },
+  {
     id: '10a',
     name: 'local volume binding host /: POST /v1.41/volumes/create, DriverOpts type=none,o=bind,device=/',
     note: 'named "hostroot": the brief\'s name "v" is refused by the daemon as too short',
@@ -573,6 +587,17 @@ const CASES: BypassCase[] = [
       t.same(v.Options, { type: 'none', o: 'bind', device: '/' }, 'which the daemon created binding host /');
     },
     refusal: /^denied by rule host-paths: HostConfig\.Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/,
+  },
+  {
+    id: '10c',
+    name: 'local volume mounting the host\'s procfs: DriverOpts type=proc,device=proc',
+    request: () => json('/v1.41/volumes/create', { Name: 'hostproc', Driver: 'local', DriverOpts: { type: 'proc', device: 'proc' } }),
+    executed: async (t, env, res) => {
+      if (!t.equal(res.status, 201, `the daemon created the volume: ${describe(res)}`)) return;
+      const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostproc');
+      t.same(v.Options, { type: 'proc', device: 'proc' }, 'a volume that mounts the host kernel\'s proc');
+    },
+    refusal: /^denied by rule host-paths: DriverOpts\.type "proc" makes the local volume driver mount a host filesystem/,
   },
   {
     id: '11',
