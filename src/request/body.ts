@@ -57,6 +57,11 @@ export function untrustedBody(headers: Headers, encoded: unknown, bodyWithheld =
 export function viewBody(encoded: unknown, headers: Headers): BodyView {
   if (typeof encoded === 'string' && encoded.length > 0) {
     const bytes = Buffer.from(encoded, 'base64');
+    // dockerd 20.10 hides bodies from 1 MiB on; newer daemons forward up to 4 MiB. Refusing the same
+    // sizes everywhere also bounds the time a decision can take (the parser is synchronous).
+    if (bytes.length >= FORWARDED_BODY_LIMIT) {
+      throw codedError(codes.BODY_NOT_VISIBLE, `request bodies of 1 MiB or more are not judged (this one is ${bytes.length} bytes)`);
+    }
     const declared = header(headers, 'Content-Length');
     if (declared !== undefined && Number(declared) !== bytes.length) {
       throw codedError(codes.BODY_INVALID, `request body is ${bytes.length} bytes but Content-Length says ${declared}`);

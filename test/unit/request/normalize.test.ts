@@ -104,3 +104,10 @@ t.test('queries the daemon would read differently are refused', async (t) => {
   }
   t.ok(normalize(envelope('POST', '/v1.41/build?t=a%2Fb&buildargs=%7B%7D&networkmode=default', undefined, { 'Content-Type': 'application/x-tar', 'Content-Length': '10240' })).ok);
 });
+
+t.test('bodies of 1 MiB or more are refused on every daemon version, not only where 20.10 hides them', async (t) => {
+  const big = { Image: 'x', Labels: { pad: 'x'.repeat(1024 * 1024) } };
+  t.match(normalize(envelope('POST', '/v1.41/containers/create', big)), { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', message: /1 MiB or more/ });
+  const justUnder = { Image: 'x', Labels: { pad: 'x'.repeat(1024 * 1024 - 100) } };
+  t.match(normalize(envelope('POST', '/v1.41/containers/create', justUnder)), { ok: true });
+});
