@@ -10,7 +10,7 @@ export type { Logger };
  * price is that a crash can lose the last few milliseconds of log lines; flush() runs on shutdown
  * and at exit.
  */
-export function batchedStdout(fd = 1, intervalMs = 20, maxBytes = 64 * 1024): DestinationStream & { flush(): void } {
+export function batchedStdout(fd = 1, intervalMs = 5, maxBytes = 16 * 1024): DestinationStream & { flush(): void } {
   let pending: string[] = [];
   let bytes = 0;
   let timer: NodeJS.Timeout | undefined;
