@@ -13,7 +13,7 @@ function mediaType(contentType: string | undefined): string {
   return (contentType ?? '').split(';')[0]!.trim().toLowerCase();
 }
 
-function header(headers: Headers, name: string): string | undefined {
+export function header(headers: Headers, name: string): string | undefined {
   // The daemon canonicalises header names, but a hand-written envelope might not.
   if (name in headers) return headers[name];
   const lower = name.toLowerCase();

@@ -1,5 +1,5 @@
 import { codes, codedError, isCodedError, type ErrorCode } from '../errors.js';
-import { untrustedBody, viewBody, type BodyView, type Headers } from './body.js';
+import { header, untrustedBody, viewBody, type BodyView, type Headers } from './body.js';
 import { containerCreateShape, containerUpdateShape, execCreateShape, hostConfigShape, volumeCreateShape } from './docker-shapes.js';
 import { decodeStruct } from './go-decode.js';
 import { matchRoute } from './routes.js';
@@ -95,7 +95,7 @@ function querySubject(op: string, query: string, headers: Headers): Subject | un
     const params = new URLSearchParams(query);
     // A pull has no body. One that declares a body may carry a form (behind a repeated
     // Content-Type the plugin is not shown) whose values the daemon reads instead of the query.
-    if (params.get('fromSrc') !== '-' && headers['Content-Length'] !== '0') {
+    if (params.get('fromSrc') !== '-' && header(headers, 'Content-Length') !== '0') {
       throw codedError(codes.BODY_NOT_VISIBLE, 'an image pull must not carry a body (Content-Length: 0)');
     }
     return { kind: 'image-create', query: params };
