@@ -1,4 +1,5 @@
-import { identityName, type DockerRequest } from '../request/types.js';
+import type { DockerRequest } from '../request/types.js';
+import { olderThan } from '../request/uri.js';
 import { capabilities } from './checks/capabilities.js';
 import type { Check, CheckFactory } from './checks/check.js';
 import { devices } from './checks/devices.js';
@@ -36,8 +37,9 @@ export interface CompiledRule {
 
 export interface CompiledPolicy {
   readonly source: string;
-  /** Requests for older API versions are denied. */
+  /** Requests for API versions older than this are denied. */
   readonly minApiVersion: string;
+  readonly isOldApi: (version: string) => boolean;
   /** Built-in: the API may not disable or replace this plugin. */
   readonly protectSelf: (req: DockerRequest) => string | undefined;
   readonly hello: {
@@ -74,10 +76,9 @@ export function compilePolicy(policy: Policy, source: string, pluginName = 'auth
   return Object.freeze({
     source,
     minApiVersion: policy.api.minVersion,
+    isOldApi: olderThan(policy.api.minVersion),
     protectSelf: selfProtection(pluginName),
     hello: Object.freeze({ ...policy.hello, image: canonicalImage(policy.hello.image), message: helloMessage(policy.hello.image) }),
     rules: Object.freeze(policy.rules.map((r) => Object.freeze(compileRule(r, policy.groups)))),
   });
 }
-
-export const requestIdentity = (req: DockerRequest): string => identityName(req.identity);

@@ -1,13 +1,11 @@
-import type { ErrorCode } from '../errors.js';
-import type { DockerRequest } from '../request/types.js';
-import { compareApiVersions } from '../request/uri.js';
-import { SELF_RULE } from './self-protection.js';
-import { requestIdentity, type CompiledPolicy } from './compile.js';
+import { identityName, type DockerRequest } from '../request/types.js';
+import type { CompiledPolicy } from './compile.js';
 import { hasSaidHello, HELLO_RULE, isGreetingStep, type GreetingView } from './gate.js';
+import { SELF_RULE } from './self-protection.js';
 
 export type Decision =
   | { readonly allow: true; readonly rule?: string }
-  | { readonly allow: false; readonly rule: string; readonly message: string; readonly code?: ErrorCode };
+  | { readonly allow: false; readonly rule: string; readonly message: string };
 
 export const API_RULE = 'api-version';
 const ALLOW: Decision = Object.freeze({ allow: true });
@@ -21,14 +19,14 @@ const ALLOW: Decision = Object.freeze({ allow: true });
 export function evaluate(policy: CompiledPolicy, req: DockerRequest, greetings: GreetingView): Decision {
   const self = policy.protectSelf(req);
   if (self) return { allow: false, rule: SELF_RULE, message: self };
-  if (req.apiVersion !== undefined && compareApiVersions(req.apiVersion, policy.minApiVersion) < 0) {
+  if (req.apiVersion !== undefined && policy.isOldApi(req.apiVersion)) {
     return {
       allow: false,
       rule: API_RULE,
       message: `denied by rule ${API_RULE}: API version ${req.apiVersion} is older than ${policy.minApiVersion}, the oldest this policy allows`,
     };
   }
-  const identity = requestIdentity(req);
+  const identity = identityName(req.identity);
   if (!hasSaidHello(policy, greetings, identity) && !isGreetingStep(policy, req)) {
     return { allow: false, rule: HELLO_RULE, message: policy.hello.message };
   }

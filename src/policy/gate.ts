@@ -36,8 +36,7 @@ export function hasSaidHello(policy: CompiledPolicy, greetings: GreetingView, id
   return !policy.hello.enabled || (policy.hello.scope === 'global' ? greetings.anyGreeted : greetings.isGreeted(identity));
 }
 
-/** True when this AuthZRes reports that the daemon created the greeting container. */
-export function isGreetingDone(policy: CompiledPolicy, req: DockerRequest, statusCode: unknown): boolean {
-  return policy.hello.enabled && req.op === 'container.create' && statusCode === 201 &&
-    req.subject.kind === 'container' && isGreetingImage(policy, req.subject.image);
+/** True when a create the daemon answered 201 made the greeting container. */
+export function isGreetingCreate(policy: CompiledPolicy, req: DockerRequest): boolean {
+  return req.op === 'container.create' && req.subject.kind === 'container' && isGreetingImage(policy, req.subject.image);
 }

@@ -3,7 +3,7 @@ import { decisionLog } from '../log/decision-log.js';
 import type { Logger } from '../log/logger.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { evaluate, type Decision } from '../policy/evaluate.js';
-import { isGreetingDone } from '../policy/gate.js';
+import { isGreetingCreate } from '../policy/gate.js';
 import { normalize } from '../request/normalize.js';
 import { ANONYMOUS, identityName, type AuthzEnvelope } from '../request/types.js';
 import type { HelloStore } from '../state/hello-store.js';
@@ -23,7 +23,7 @@ export interface AuthzHandlers {
   response(text: string): Promise<string>;
 }
 
-export const ALLOW_BODY = '{"Allow":true}';
+const ALLOW_BODY = '{"Allow":true}';
 const GREETING_WRITE_DEADLINE_MS = 2000;
 const NORMALIZE_RULES: Partial<Record<ErrorCode, string>> = { [codes.OPERATION_UNKNOWN]: 'unknown-operation' };
 
@@ -56,7 +56,7 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
       const env = parseEnvelope(text);
       if (typeof env === 'string') {
         const message = `docker-authz: ${env}`;
-        logDecision({ identity: '@anonymous', method: undefined, path: undefined, op: undefined, allow: false, rule: 'request-integrity', reason: message });
+        logDecision({ identity: ANONYMOUS, method: undefined, path: undefined, op: undefined, allow: false, rule: 'request-integrity', reason: message });
         return answer({ allow: false, rule: 'request-integrity', message });
       }
       const n = normalize(env);
@@ -79,14 +79,16 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
     response: async function authzResponse(text) {
       const env = parseEnvelope(text);
       // Only a create the daemon answered 201 can be a greeting; skip decoding everything else.
-      if (typeof env === 'string' || env.ResponseStatusCode !== 201 || env.RequestMethod !== 'POST' || !deps.policy().hello.enabled) return ALLOW_BODY;
+      const policy = deps.policy();
+      if (typeof env === 'string' || env.ResponseStatusCode !== 201 || env.RequestMethod !== 'POST' || !policy.hello.enabled) return ALLOW_BODY;
       const n = normalize(env);
-      if (n.ok && isGreetingDone(deps.policy(), n.request, env.ResponseStatusCode)) {
+      if (n.ok && isGreetingCreate(policy, n.request)) {
         const identity = identityName(n.request.identity);
-        const written = deps.greetings.greet(identity);
+        const saved = deps.greetings.greet(identity).then(() => 'saved' as const);
+        saved.catch(() => undefined); // a failure after the deadline must not become an unhandled rejection
         const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, GREETING_WRITE_DEADLINE_MS, 'timeout').unref());
         try {
-          const outcome = await Promise.race([written.then(() => 'saved' as const), deadline]);
+          const outcome = await Promise.race([saved, deadline]);
           log.info({ identity, op: n.request.op, greeted: true, persisted: outcome === 'saved' }, 'hello');
         } catch (err) {
           log.error({ identity, err }, 'could not save the hello state; the greeting holds until restart');

@@ -59,11 +59,6 @@ function sendJson(res: ServerResponse, status: number, body: string): void {
   res.end(body);
 }
 
-/**
- * Serves the Hono app on the plugin socket. The AuthZ calls in `fast` skip the fetch adapter (a web
- * Request and Response per call would double the plugin's CPU per Docker API call); everything else
- * goes through Hono.
- */
 export interface ListenOptions {
   readonly fast?: FastRoutes;
   /** Told about a fast-route call that failed (answered 500, which the daemon treats as a refusal). */
@@ -71,6 +66,11 @@ export interface ListenOptions {
   readonly env?: NodeJS.ProcessEnv;
 }
 
+/**
+ * Serves the Hono app on the plugin socket. The AuthZ calls in `fast` skip the fetch adapter (a web
+ * Request and Response per call would double the plugin's CPU per Docker API call); everything else
+ * goes through Hono.
+ */
 export async function listen(app: Hono<PluginEnv>, socket: string, opts: ListenOptions = {}): Promise<Listening> {
   const { fast = {}, onError, env = process.env } = opts;
   // dockerd 20.10 sends an empty Host header; without a fallback hostname the adapter answers 400

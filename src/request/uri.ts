@@ -46,16 +46,26 @@ export function parseRequestUri(raw: string): ParsedUri {
   return m ? { path: path.slice(m[0].length), apiVersion: m[1], query } : { path, apiVersion: undefined, query };
 }
 
-/** Compares dotted API versions numerically, as the daemon does (`1.9` < `1.24`). */
-export function compareApiVersions(a: string, b: string): number {
-  const pa = a.split('.');
-  const pb = b.split('.');
+const versionParts = (v: string): number[] => v.split('.').map((p) => Number(p) || 0);
+
+function compareParts(pa: readonly number[], pb: readonly number[]): number {
   for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
-    const x = Number(pa[i] ?? 0) || 0;
-    const y = Number(pb[i] ?? 0) || 0;
+    const x = pa[i] ?? 0;
+    const y = pb[i] ?? 0;
     if (x !== y) return x < y ? -1 : 1;
   }
   return 0;
+}
+
+/** Compares dotted API versions numerically, as the daemon does (`1.9` < `1.24`). */
+export function compareApiVersions(a: string, b: string): number {
+  return compareParts(versionParts(a), versionParts(b));
+}
+
+/** A predicate for "older than `min`", with `min` parsed once. */
+export function olderThan(min: string): (version: string) => boolean {
+  const floor = versionParts(min);
+  return (version) => compareParts(versionParts(version), floor) < 0;
 }
 
 /**
