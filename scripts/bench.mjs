@@ -18,13 +18,17 @@ const LATENCY_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 5000);
 function payloads() {
   const dir = join(ROOT, 'test/fixtures/corpus');
   const out = [];
-  for (const f of readdirSync(dir).filter((f) => f.endsWith('.json')).sort()) {
+  for (const f of readdirSync(dir)
+    .filter((f) => f.endsWith('.json'))
+    .sort()) {
     for (const r of JSON.parse(readFileSync(join(dir, f), 'utf8')).requests) {
       if (r.endpoint === 'AuthZReq' && r.payload && !r.payload.User) out.push(`${JSON.stringify(r.payload)}\n`);
     }
   }
   return out.map((body) =>
-    Buffer.from(`POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: \r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: ${Buffer.byteLength(body)}\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n\r\n${body}`),
+    Buffer.from(
+      `POST /AuthZPlugin.AuthZReq HTTP/1.1\r\nHost: \r\nUser-Agent: Go-http-client/1.1\r\nContent-Length: ${Buffer.byteLength(body)}\r\nAccept: application/vnd.docker.plugins.v1.2+json\r\n\r\n${body}`,
+    ),
   );
 }
 
@@ -48,7 +52,10 @@ server.listen(process.argv[1]);
 
 const canConnect = (socket) =>
   new Promise((resolve) => {
-    const s = connect(socket, () => { s.destroy(); resolve(true); });
+    const s = connect(socket, () => {
+      s.destroy();
+      resolve(true);
+    });
     s.once('error', () => resolve(false));
   });
 
@@ -87,7 +94,11 @@ function openConnection(socket) {
       done(response);
     });
     const conn = {
-      send: (bytes) => new Promise((res) => { pending = res; s.write(bytes); }),
+      send: (bytes) =>
+        new Promise((res) => {
+          pending = res;
+          s.write(bytes);
+        }),
       close: () => s.destroy(),
     };
   });
@@ -114,16 +125,18 @@ async function throughput(socket, requests, concurrency) {
   let stop = false;
   const warm = Date.now() + 500;
   let started = 0;
-  await Promise.all(conns.map(async (c, k) => {
-    for (let i = k; !stop; i++) {
-      await c.send(requests[i % requests.length]);
-      if (Date.now() >= warm) {
-        if (!started) started = Date.now();
-        count++;
-        if (Date.now() - started >= SECONDS * 1000) stop = true;
+  await Promise.all(
+    conns.map(async (c, k) => {
+      for (let i = k; !stop; i++) {
+        await c.send(requests[i % requests.length]);
+        if (Date.now() >= warm) {
+          if (!started) started = Date.now();
+          count++;
+          if (Date.now() - started >= SECONDS * 1000) stop = true;
+        }
       }
-    }
-  }));
+    }),
+  );
   conns.forEach((c) => c.close());
   return count / ((Date.now() - started) / 1000);
 }
@@ -155,13 +168,24 @@ const requests = payloads();
 const baseSock = join(dir, 'base.sock');
 const authzSock = join(dir, 'authz.sock');
 const baseline = await startServer('baseline', ['-e', BASELINE, baseSock], {}, baseSock);
-const authz = await startServer('docker-authz', [join(ROOT, 'dist/cli.js'), 'serve'], {
-  AUTHZ_SOCKET: authzSock, AUTHZ_STATE_DIR: stateDir, AUTHZ_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', AUTHZ_POLICY: '',
-}, authzSock);
+const authz = await startServer(
+  'docker-authz',
+  [join(ROOT, 'dist/cli.js'), 'serve'],
+  {
+    AUTHZ_SOCKET: authzSock,
+    AUTHZ_STATE_DIR: stateDir,
+    AUTHZ_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+    AUTHZ_POLICY: '',
+  },
+  authzSock,
+);
 
 try {
   const results = [];
-  const runs = [['node:http floor', baseSock, baseline.pid], ['docker-authz', authzSock, authz.pid]];
+  const runs = [
+    ['node:http floor', baseSock, baseline.pid],
+    ['docker-authz', authzSock, authz.pid],
+  ];
   for (const [name, sock, pid] of [...runs, ...runs]) results.push(await measure(name, sock, pid, requests));
   // Best of two rounds each, so a noisy moment does not decide the ratio.
   const best = (name) => results.filter((r) => r.name === name).reduce((a, b) => (b.c16 > a.c16 ? b : a));
@@ -170,10 +194,15 @@ try {
   const fmt = (n, d = 0) => n.toFixed(d).padStart(9);
   console.log(`\n${requests.length} real AuthZReq payloads, default policy, ${SECONDS}s per run, node ${process.version}\n`);
   console.log('                     req/s c=1   req/s c=16   p50 ms c=1   p99 ms c=1   server CPU us/req');
-  for (const r of [floor, ours]) console.log(`${r.name.padEnd(18)} ${fmt(r.c1)}    ${fmt(r.c16)}    ${fmt(r.p50, 3)}    ${fmt(r.p99, 3)}    ${fmt(r.cpuPerReq, 1)}`);
+  for (const r of [floor, ours])
+    console.log(`${r.name.padEnd(18)} ${fmt(r.c1)}    ${fmt(r.c16)}    ${fmt(r.p50, 3)}    ${fmt(r.p99, 3)}    ${fmt(r.cpuPerReq, 1)}`);
   const ratio = ours.c16 / floor.c16;
-  console.log(`\nthroughput at c=16: ${ratio.toFixed(2)}x the floor (target >= 0.80); p99 at c=1: ${ours.p99.toFixed(3)} ms (target <= 0.4)`);
-  console.log(`server CPU per request: ${(ours.cpuPerReq / floor.cpuPerReq).toFixed(2)}x the floor's (the noise-free view of the same cost)`);
+  console.log(
+    `\nthroughput at c=16: ${ratio.toFixed(2)}x the floor (target >= 0.80); p99 at c=1: ${ours.p99.toFixed(3)} ms (target <= 0.4)`,
+  );
+  console.log(
+    `server CPU per request: ${(ours.cpuPerReq / floor.cpuPerReq).toFixed(2)}x the floor's (the noise-free view of the same cost)`,
+  );
 } finally {
   baseline.kill();
   authz.kill('SIGTERM');

@@ -83,7 +83,6 @@ function httpCall(socketPath, method, path, body, timeoutMs) {
   });
 }
 
-
 // --- decision-log access -------------------------------------------------------------------------
 
 function mark(sources) {
@@ -199,13 +198,20 @@ async function verify(mode, sources, daemonSocket, pluginSocket, seconds) {
     const sentinel = `/docker-authz-check/${randomBytes(6).toString('hex')}`;
     let direct;
     try {
-      direct = await httpCall(pluginSocket, 'POST', '/AuthZPlugin.AuthZReq', JSON.stringify({ RequestMethod: 'GET', RequestUri: sentinel, User: '' }), 5_000);
+      direct = await httpCall(
+        pluginSocket,
+        'POST',
+        '/AuthZPlugin.AuthZReq',
+        JSON.stringify({ RequestMethod: 'GET', RequestUri: sentinel, User: '' }),
+        5_000,
+      );
     } catch {
       direct = undefined;
     }
     if (direct === undefined) {
       // Plugin down: a daemon still consulting it would fail or stall the ping for ~15 s.
-      if (ping.status === 200 && ping.ms < 5_000) return `the daemon answers without the plugin (GET /_ping ${ping.status} in ${ping.ms} ms)`;
+      if (ping.status === 200 && ping.ms < 5_000)
+        return `the daemon answers without the plugin (GET /_ping ${ping.status} in ${ping.ms} ms)`;
       lastProblem = `plugin down and GET /_ping answered ${ping.status} after ${ping.ms} ms`;
       continue;
     }

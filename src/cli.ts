@@ -21,16 +21,22 @@ Configuration comes from the environment and .env: AUTHZ_SOCKET, AUTHZ_POLICY, A
 function callPlugin(config: Config, method: string, path: string, body?: unknown): Promise<{ status: number; json: unknown } | undefined> {
   return new Promise((resolve) => {
     const payload = body === undefined ? '' : JSON.stringify(body);
-    const req = request({ socketPath: config.socket, method, path, headers: { host: 'localhost', 'content-length': Buffer.byteLength(payload) } }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d)).on('end', () => {
-        try {
-          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) });
-        } catch {
-          resolve({ status: res.statusCode ?? 0, json: text });
-        }
-      });
-    });
+    const req = request(
+      { socketPath: config.socket, method, path, headers: { host: 'localhost', 'content-length': Buffer.byteLength(payload) } },
+      (res) => {
+        let text = '';
+        res
+          .setEncoding('utf8')
+          .on('data', (d: string) => (text += d))
+          .on('end', () => {
+            try {
+              resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) });
+            } catch {
+              resolve({ status: res.statusCode ?? 0, json: text });
+            }
+          });
+      },
+    );
     req.on('error', () => resolve(undefined));
     req.end(payload);
   });
@@ -82,7 +88,9 @@ async function hello(config: Config, args: string[]): Promise<number> {
   const [sub, ...rest] = args;
   if (sub === 'status') {
     const res = await callPlugin(config, 'GET', '/-/hello');
-    const greeted = res ? (res.json as { greeted: { identity: string; at: string }[] }).greeted : openHelloStore(config.stateDir).store.list();
+    const greeted = res
+      ? (res.json as { greeted: { identity: string; at: string }[] }).greeted
+      : openHelloStore(config.stateDir).store.list();
     if (greeted.length === 0) console.log('nobody has said hello yet');
     for (const g of greeted) console.log(`${g.identity}\t${g.at}`);
     return 0;

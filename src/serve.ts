@@ -55,7 +55,10 @@ export async function startPlugin(config: Config, log: Logger = createLogger(con
     config.policyFile === undefined
       ? undefined
       : watchPolicyFile(config.policyFile, () => void reload(), { onError: (err) => log.warn({ err }, 'policy watch') });
-  log.info({ socket: config.socket, via: listening.via, plugin: config.pluginName, policy: policy.source, rules: policy.rules.length }, 'listening');
+  log.info(
+    { socket: config.socket, via: listening.via, plugin: config.pluginName, policy: policy.source, rules: policy.rules.length },
+    'listening',
+  );
   return {
     listening,
     log,

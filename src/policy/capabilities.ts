@@ -1,7 +1,19 @@
 // Docker's default capability set (oci/caps/defaults.go); adding one of these changes nothing.
 export const DEFAULT_CAPABILITIES: ReadonlySet<string> = new Set([
-  'CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID',
-  'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FSETID',
+  'FOWNER',
+  'MKNOD',
+  'NET_RAW',
+  'SETGID',
+  'SETUID',
+  'SETFCAP',
+  'SETPCAP',
+  'NET_BIND_SERVICE',
+  'SYS_CHROOT',
+  'KILL',
+  'AUDIT_WRITE',
 ]);
 
 /** `cap_sys_admin`, `CAP_SYS_ADMIN` and `sys_admin` are the same capability to the daemon. */

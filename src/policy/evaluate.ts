@@ -4,8 +4,7 @@ import { hasSaidHello, HELLO_RULE, isGreetingStep, type GreetingView } from './g
 import { SELF_RULE } from './self-protection.js';
 
 export type Decision =
-  | { readonly allow: true; readonly rule?: string }
-  | { readonly allow: false; readonly rule: string; readonly message: string };
+  { readonly allow: true; readonly rule?: string } | { readonly allow: false; readonly rule: string; readonly message: string };
 
 export const API_RULE = 'api-version';
 const ALLOW: Decision = Object.freeze({ allow: true });

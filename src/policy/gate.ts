@@ -23,8 +23,11 @@ export function isGreetingStep(policy: CompiledPolicy, req: DockerRequest): bool
     case 'system.version':
       return true;
     case 'image.create':
-      return req.subject.kind === 'image-create' && !req.subject.query.has('fromSrc') &&
-        isGreetingImage(policy, req.subject.query.get('fromImage'), req.subject.query.get('tag'));
+      return (
+        req.subject.kind === 'image-create' &&
+        !req.subject.query.has('fromSrc') &&
+        isGreetingImage(policy, req.subject.query.get('fromImage'), req.subject.query.get('tag'))
+      );
     case 'container.create':
       return req.subject.kind === 'container' && isGreetingImage(policy, req.subject.image);
     default:

@@ -57,13 +57,21 @@ export const ruleSchema = z.discriminatedUnion('kind', [
       .default(['json-file', 'local', 'journald', 'none'])
       .describe('Log drivers that keep logs on this host; others (syslog, gelf, fluentd, ...) ship them to addresses the caller chooses.'),
     allowedSysctls: z.array(name).default([]).describe('Sysctls containers may set; a trailing "*" matches a prefix ("net.ipv4.*").'),
-    allowCgroupParent: z.boolean().default(false).describe('Allow --cgroup-parent (containers and builds), which places containers outside Docker\'s cgroup.'),
-    allowRemoteFetch: z.boolean().default(false).describe('Allow the daemon to fetch URLs on a caller\'s behalf: image import from a URL, builds from a remote context.'),
+    allowCgroupParent: z
+      .boolean()
+      .default(false)
+      .describe("Allow --cgroup-parent (containers and builds), which places containers outside Docker's cgroup."),
+    allowRemoteFetch: z
+      .boolean()
+      .default(false)
+      .describe("Allow the daemon to fetch URLs on a caller's behalf: image import from a URL, builds from a remote context."),
   }),
-  z.strictObject({
-    ...scope,
-    kind: z.literal('shared-containers'),
-  }).describe('Deny joining another container: --volumes-from and container:<id> pid/ipc/network modes.'),
+  z
+    .strictObject({
+      ...scope,
+      kind: z.literal('shared-containers'),
+    })
+    .describe('Deny joining another container: --volumes-from and container:<id> pid/ipc/network modes.'),
 ]);
 
 export const policySchema = z
@@ -73,7 +81,10 @@ export const policySchema = z
       .strictObject({
         enabled: z.boolean().default(true),
         image: name.default('hello-world').describe('The greeting image; "hello-world" also matches docker.io/library/hello-world:latest.'),
-        scope: z.enum(['identity', 'global']).default('identity').describe('identity: each caller says hello; global: one hello opens the gate for all.'),
+        scope: z
+          .enum(['identity', 'global'])
+          .default('identity')
+          .describe('identity: each caller says hello; global: one hello opens the gate for all.'),
       })
       .prefault({}),
     api: z
@@ -82,7 +93,9 @@ export const policySchema = z
           .string()
           .regex(/^\d+\.\d+$/, 'an API version such as "1.24"')
           .default('1.24')
-          .describe('Requests for older API versions are denied: they carry semantics (HostConfig on start, top-level HostConfig fields) that newer clients never use.'),
+          .describe(
+            'Requests for older API versions are denied: they carry semantics (HostConfig on start, top-level HostConfig fields) that newer clients never use.',
+          ),
       })
       .prefault({}),
     groups: z.record(name, z.array(name)).default({}),

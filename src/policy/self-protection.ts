@@ -17,8 +17,11 @@ export function selfProtection(pluginName: string): (req: DockerRequest) => stri
   return function checkSelf(req) {
     let target: string | null | undefined;
     if (BY_PATH.has(req.op)) target = req.params.name;
-    else if (BY_QUERY.has(req.op) && req.subject.kind === 'plugin') target = req.subject.query.get('name') || req.subject.query.get('remote');
+    else if (BY_QUERY.has(req.op) && req.subject.kind === 'plugin')
+      target = req.subject.query.get('name') || req.subject.query.get('remote');
     else return undefined;
-    return isSelf(target) ? `denied by rule ${SELF_RULE}: ${req.op} on ${JSON.stringify(target)} would take the authorization plugin ${JSON.stringify(pluginName)} out of the chain` : undefined;
+    return isSelf(target)
+      ? `denied by rule ${SELF_RULE}: ${req.op} on ${JSON.stringify(target)} would take the authorization plugin ${JSON.stringify(pluginName)} out of the chain`
+      : undefined;
   };
 }

@@ -38,7 +38,9 @@ export function createApp(deps: PluginDeps, authz: AuthzHandlers): Hono<PluginEn
   app.get('/health', (c) => c.json({ status: 'ok', plugin: deps.pluginName, policy: deps.policy().source }));
 
   // Administration, for the docker-authz CLI; the socket is root-only.
-  app.get('/-/hello', (c) => c.json({ enabled: deps.policy().hello.enabled, scope: deps.policy().hello.scope, greeted: deps.greetings.list() }));
+  app.get('/-/hello', (c) =>
+    c.json({ enabled: deps.policy().hello.enabled, scope: deps.policy().hello.scope, greeted: deps.greetings.list() }),
+  );
   app.post('/-/hello/reset', async (c) => {
     const body = (await c.req.json().catch(() => ({}))) as { identity?: unknown };
     const identity = typeof body.identity === 'string' ? body.identity : undefined;

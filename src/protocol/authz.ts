@@ -56,7 +56,15 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
       const env = parseEnvelope(text);
       if (typeof env === 'string') {
         const message = `docker-authz: ${env}`;
-        logDecision({ identity: ANONYMOUS, method: undefined, path: undefined, op: undefined, allow: false, rule: 'request-integrity', reason: message });
+        logDecision({
+          identity: ANONYMOUS,
+          method: undefined,
+          path: undefined,
+          op: undefined,
+          allow: false,
+          rule: 'request-integrity',
+          reason: message,
+        });
         return answer({ allow: false, rule: 'request-integrity', message });
       }
       const n = normalize(env);
@@ -64,14 +72,28 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
         const rule = NORMALIZE_RULES[n.code] ?? 'request-integrity';
         const message = `denied by rule ${rule}: ${n.message}`;
         const identity = typeof env.User === 'string' && env.User ? env.User : ANONYMOUS;
-        logDecision({ identity, method: env.RequestMethod, path: n.path ?? pathOf(env), op: n.op, allow: false, rule, reason: message, code: n.code });
+        logDecision({
+          identity,
+          method: env.RequestMethod,
+          path: n.path ?? pathOf(env),
+          op: n.op,
+          allow: false,
+          rule,
+          reason: message,
+          code: n.code,
+        });
         return answer({ allow: false, rule, message });
       }
       const req = n.request;
       const decision = evaluate(deps.policy(), req, deps.greetings);
       logDecision({
-        identity: identityName(req.identity), method: req.method, path: req.path, op: req.op,
-        allow: decision.allow, rule: decision.rule, ...(!decision.allow && { reason: decision.message }),
+        identity: identityName(req.identity),
+        method: req.method,
+        path: req.path,
+        op: req.op,
+        allow: decision.allow,
+        rule: decision.rule,
+        ...(!decision.allow && { reason: decision.message }),
       });
       return answer(decision);
     },
@@ -80,7 +102,8 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
       const env = parseEnvelope(text);
       // Only a create the daemon answered 201 can be a greeting; skip decoding everything else.
       const policy = deps.policy();
-      if (typeof env === 'string' || env.ResponseStatusCode !== 201 || env.RequestMethod !== 'POST' || !policy.hello.enabled) return ALLOW_BODY;
+      if (typeof env === 'string' || env.ResponseStatusCode !== 201 || env.RequestMethod !== 'POST' || !policy.hello.enabled)
+        return ALLOW_BODY;
       const n = normalize(env);
       if (n.ok && isGreetingCreate(policy, n.request)) {
         const identity = identityName(n.request.identity);

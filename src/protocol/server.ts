@@ -153,11 +153,14 @@ export async function listen(app: Hono<PluginEnv>, socket: string, opts: ListenO
       // cluster worker the primary may still be handing over a connection it accepted before it
       // saw this worker stop listening; a worker that stays alive hands it back, one that has
       // exited loses it and the daemon waits for an answer forever.
-      setTimeout(() => {
-        drained = true;
-        server.closeIdleConnections();
-        done();
-      }, Math.min(drainMs, graceMs)); // not unref'd: the process must live through the drain
+      setTimeout(
+        () => {
+          drained = true;
+          server.closeIdleConnections();
+          done();
+        },
+        Math.min(drainMs, graceMs),
+      ); // not unref'd: the process must live through the drain
       const force = setTimeout(() => server.closeAllConnections(), graceMs);
       force.unref();
     });

@@ -42,7 +42,13 @@ export function untrustedBody(headers: Headers, encoded: unknown, bodyWithheld =
   const type = mediaType(raw);
   if (type === 'application/x-www-form-urlencoded' || type === 'multipart/form-data') return 'form-encoded request bodies are not accepted';
   const declared = Number(length);
-  if (!bodyWithheld && type === 'application/json' && declared > 0 && declared < FORWARDED_BODY_LIMIT && (typeof encoded !== 'string' || encoded === '')) {
+  if (
+    !bodyWithheld &&
+    type === 'application/json' &&
+    declared > 0 &&
+    declared < FORWARDED_BODY_LIMIT &&
+    (typeof encoded !== 'string' || encoded === '')
+  ) {
     return 'the daemon did not forward a small JSON body (was another Content-Type sent first?)';
   }
   return undefined;

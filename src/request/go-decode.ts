@@ -60,7 +60,12 @@ function foldKey(key: string): { folded: string; viaUnicode: boolean } {
 }
 
 const GO_TYPE: Record<JsonNode['t'], string> = {
-  null: 'null', bool: 'bool', num: 'number', str: 'string', arr: 'array', obj: 'object',
+  null: 'null',
+  bool: 'bool',
+  num: 'number',
+  str: 'string',
+  arr: 'array',
+  obj: 'object',
 };
 
 function typeError(field: string, node: JsonNode, want: string): never {
@@ -68,7 +73,10 @@ function typeError(field: string, node: JsonNode, want: string): never {
 }
 
 function isNullable(shape: Shape): boolean {
-  return shape === 'strslice' || (typeof shape === 'object' && ('slice' in shape || 'map' in shape || ('struct' in shape && shape.pointer === true)));
+  return (
+    shape === 'strslice' ||
+    (typeof shape === 'object' && ('slice' in shape || 'map' in shape || ('struct' in shape && shape.pointer === true)))
+  );
 }
 
 // What Go leaves in a slice element given `null`: the element type's zero value.

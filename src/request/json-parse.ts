@@ -56,14 +56,30 @@ export function parseJson(text: string): { value: JsonNode; rest: string } {
       const e = text[pos + 1];
       pos += 2;
       switch (e) {
-        case '"': out += '"'; break;
-        case '\\': out += '\\'; break;
-        case '/': out += '/'; break;
-        case 'b': out += '\b'; break;
-        case 'f': out += '\f'; break;
-        case 'n': out += '\n'; break;
-        case 'r': out += '\r'; break;
-        case 't': out += '\t'; break;
+        case '"':
+          out += '"';
+          break;
+        case '\\':
+          out += '\\';
+          break;
+        case '/':
+          out += '/';
+          break;
+        case 'b':
+          out += '\b';
+          break;
+        case 'f':
+          out += '\f';
+          break;
+        case 'n':
+          out += '\n';
+          break;
+        case 'r':
+          out += '\r';
+          break;
+        case 't':
+          out += '\t';
+          break;
         case 'u': {
           const hex = text.slice(pos, pos + 4);
           if (!/^[0-9a-fA-F]{4}$/.test(hex)) fail('bad \\u escape', pos);
@@ -123,13 +139,22 @@ export function parseJson(text: string): { value: JsonNode; rest: string } {
       case '"':
         return { t: 'str', v: str() };
       case 't':
-        if (text.startsWith('true', pos)) { pos += 4; return TRUE; }
+        if (text.startsWith('true', pos)) {
+          pos += 4;
+          return TRUE;
+        }
         break;
       case 'f':
-        if (text.startsWith('false', pos)) { pos += 5; return FALSE; }
+        if (text.startsWith('false', pos)) {
+          pos += 5;
+          return FALSE;
+        }
         break;
       case 'n':
-        if (text.startsWith('null', pos)) { pos += 4; return NULL; }
+        if (text.startsWith('null', pos)) {
+          pos += 4;
+          return NULL;
+        }
         break;
       default: {
         NUMBER.lastIndex = pos;

@@ -54,7 +54,11 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   },
   'container.update': {
     required: true,
-    subject: (body) => ({ kind: 'container', image: undefined, views: [{ prefix: '', hc: decodeStruct(jsonNode(body), containerUpdateShape, '') }] }),
+    subject: (body) => ({
+      kind: 'container',
+      image: undefined,
+      views: [{ prefix: '', hc: decodeStruct(jsonNode(body), containerUpdateShape, '') }],
+    }),
   },
   'container.exec.create': {
     required: true,
@@ -70,7 +74,11 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
     required: true,
     subject: (body) => {
       const v = decodeStruct(jsonNode(body), volumeCreateShape, '');
-      return { kind: 'volume', driver: (v.Driver as string | undefined) ?? '', options: (v.DriverOpts as Map<string, string> | undefined) ?? new Map() };
+      return {
+        kind: 'volume',
+        driver: (v.Driver as string | undefined) ?? '',
+        options: (v.DriverOpts as Map<string, string> | undefined) ?? new Map(),
+      };
     },
   },
 };

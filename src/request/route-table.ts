@@ -34,17 +34,18 @@
 //     matcher should treat a form-encoded body on any route as query parameters (or refuse it).
 
 export type RouteBody =
-  | 'none'    // the handler does not read a body
-  | 'json'    // the handler decodes a JSON body (or form) that changes what it does
+  | 'none' // the handler does not read a body
+  | 'json' // the handler decodes a JSON body (or form) that changes what it does
   | 'opaque'; // a non-JSON payload (tar archive, stream, hijacked connection)
 
 export interface RouteDef {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
-  readonly pattern: string;    // e.g. '/containers/{name:.*}/exec'
-  readonly op: string;         // e.g. 'container.exec.create'
+  readonly pattern: string; // e.g. '/containers/{name:.*}/exec'
+  readonly op: string; // e.g. 'container.exec.create'
   readonly body: RouteBody;
 }
 
+// prettier-ignore -- one route per line, aligned like the routers it mirrors
 export const ROUTE_TABLE: readonly RouteDef[] = [
   // ---- checkpoint router (registered before the container router, or DELETE /containers/{name:.*}
   // ---- would mask the checkpoint DELETE). Experimental routes.

@@ -61,7 +61,10 @@ export function serviceView(node: JsonNode): { image: string | undefined; view: 
   const task = spec.TaskTemplate ?? {};
   const runtime = (task.Runtime ?? '').trim().toLowerCase();
   if (runtime !== '' && runtime !== 'container') {
-    throw codedError(codes.BODY_INVALID, `TaskTemplate.Runtime ${JSON.stringify(task.Runtime)} is not judged by this plugin (only container services are)`);
+    throw codedError(
+      codes.BODY_INVALID,
+      `TaskTemplate.Runtime ${JSON.stringify(task.Runtime)} is not judged by this plugin (only container services are)`,
+    );
   }
   const c = task.ContainerSpec ?? {};
   const p = c.Privileges ?? {};

@@ -88,7 +88,11 @@ interface BypassCase {
 // daemon helpers (inspection goes through node:http; only the attack requests are raw)
 
 async function api<T = unknown>(d: Dockerd, method: string, path: string, body?: unknown): Promise<T> {
-  const res = await d.request(method, path, body === undefined ? {} : { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
+  const res = await d.request(
+    method,
+    path,
+    body === undefined ? {} : { headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) },
+  );
   if (res.status >= 300) throw new Error(`${method} ${path}: ${res.status} ${res.body}`);
   return (res.body.trim() === '' ? undefined : JSON.parse(res.body)) as T;
 }
@@ -265,7 +269,8 @@ async function privilegedContainer(t: Test, env: Env, res: RawResponse): Promise
   if (c) t.equal(c.HostConfig.Privileged, true, 'the daemon created a PRIVILEGED container');
 }
 
-const hostBind = (source: string, destination: string) =>
+const hostBind =
+  (source: string, destination: string) =>
   async (t: Test, env: Env, res: RawResponse): Promise<void> => {
     const c = await createdContainer(t, env.d, res);
     if (c) t.ok(hasBind(c, source, destination), `the container bind-mounts host ${source} at ${destination}: ${JSON.stringify(c.Mounts)}`);
@@ -281,7 +286,8 @@ const withCapSysAdmin = async (t: Test, env: Env, res: RawResponse): Promise<voi
 };
 
 /** Legacy (API < 1.24) start with a HostConfig body: the daemon replaces the container's HostConfig. */
-const startedWith = (check: (c: ContainerInspect) => boolean, what: string) =>
+const startedWith =
+  (check: (c: ContainerInspect) => boolean, what: string) =>
   async (t: Test, env: Env, res: RawResponse): Promise<void> => {
     const c = await inspect(env.d, env.fx.id!);
     if (res.status === 500 && CAPS_BEYOND_HOST.test(res.body)) {
@@ -301,15 +307,20 @@ const neverStarted = async (t: Test, env: Env): Promise<void> => {
 };
 
 /** images/create with a form body: the daemon imports from the URL in the body, i.e. fetches it. */
-const formImport = (contentTypes: string[]) => (env: Env): RawRequestSpec => ({
-  method: 'POST',
-  target: '/v1.41/images/create',
-  headers: contentTypes.map((v) => ['Content-Type', v] as const),
-  body: new URLSearchParams({ fromSrc: env.assets.fetches.url(env.token), repo: 'e2e/formproof' }).toString(),
-});
+const formImport =
+  (contentTypes: string[]) =>
+  (env: Env): RawRequestSpec => ({
+    method: 'POST',
+    target: '/v1.41/images/create',
+    headers: contentTypes.map((v) => ['Content-Type', v] as const),
+    body: new URLSearchParams({ fromSrc: env.assets.fetches.url(env.token), repo: 'e2e/formproof' }).toString(),
+  });
 
 const fetchedUrl = async (t: Test, env: Env, res: RawResponse): Promise<void> => {
-  t.ok(env.assets.fetches.fetched(env.token), `the daemon fetched ${env.assets.fetches.url(env.token)}, named only in the body (${describe(res)})`);
+  t.ok(
+    env.assets.fetches.fetched(env.token),
+    `the daemon fetched ${env.assets.fetches.url(env.token)}, named only in the body (${describe(res)})`,
+  );
   t.match(messageOf(res), `failed to GET ${env.assets.fetches.url(env.token)}`, 'and reports that URL');
 };
 
@@ -324,12 +335,14 @@ const hostNetworkBuild = async (t: Test, env: Env, res: RawResponse): Promise<vo
   t.equal(netnsOfBuild(res), hostNetns, `the RUN step ran in the host's network namespace ${hostNetns}: ${res.body.slice(-600)}`);
 };
 
-const buildRequest = (query: string) => (env: Env): RawRequestSpec => ({
-  method: 'POST',
-  target: `/v1.41/build?${query}&nocache=1&rm=1&forcerm=1`,
-  headers: [['Content-Type', 'application/x-tar']],
-  body: env.assets.netnsContext,
-});
+const buildRequest =
+  (query: string) =>
+  (env: Env): RawRequestSpec => ({
+    method: 'POST',
+    target: `/v1.41/build?${query}&nocache=1&rm=1&forcerm=1`,
+    headers: [['Content-Type', 'application/x-tar']],
+    body: env.assets.netnsContext,
+  });
 
 const MOUNT_LOCAL_BIND_ROOT = {
   Type: 'volume',
@@ -490,7 +503,10 @@ const CASES: BypassCase[] = [
     name: 'non-JSON content type: Content-Type text/plain on containers/create',
     note: 'NOT a route: containers/create calls CheckForJSON and answers 400 before reading the body',
     route: false,
-    request: () => ({ ...json('/v1.41/containers/create', { Image: B, HostConfig: { Privileged: true } }), headers: [['Content-Type', 'text/plain']] }),
+    request: () => ({
+      ...json('/v1.41/containers/create', { Image: B, HostConfig: { Privileged: true } }),
+      headers: [['Content-Type', 'text/plain']],
+    }),
     executed: async (t, _env, res) => {
       t.equal(res.status, 400, `the daemon refuses it: ${describe(res)}`);
       t.match(messageOf(res), "Content-Type specified (text/plain) must be 'application/json'");
@@ -533,7 +549,10 @@ const CASES: BypassCase[] = [
     request: (env) => ({
       method: 'POST',
       target: '/v1.41/build',
-      headers: [['Content-Type', FORM_TYPE], ['Content-Type', 'application/x-tar']],
+      headers: [
+        ['Content-Type', FORM_TYPE],
+        ['Content-Type', 'application/x-tar'],
+      ],
       body: `pad=${'x'.repeat(16 * 1024)}&${new URLSearchParams({ remote: env.assets.fetches.contextUrl(env.token), networkmode: 'host', nocache: '1', t: 'e2e/formbuild' })}`,
     }),
     executed: async (t, env, res) => {
@@ -552,11 +571,14 @@ const CASES: BypassCase[] = [
   {
     id: '9f',
     name: 'form body behind a repeated header on a pull: ?fromImage=hello-world, Content-Type form then text/plain',
-    note: 'r.Form puts body values first: the daemon imports fromSrc from the body instead of pulling the query\'s image',
+    note: "r.Form puts body values first: the daemon imports fromSrc from the body instead of pulling the query's image",
     request: (env) => ({
       method: 'POST',
       target: '/v1.41/images/create?fromImage=hello-world&tag=latest',
-      headers: [['Content-Type', FORM_TYPE], ['Content-Type', 'text/plain']],
+      headers: [
+        ['Content-Type', FORM_TYPE],
+        ['Content-Type', 'text/plain'],
+      ],
       body: new URLSearchParams({ fromImage: '', fromSrc: env.assets.fetches.url(env.token), repo: 'e2e/formproof' }).toString(),
     }),
     executed: fetchedUrl,
@@ -567,7 +589,8 @@ const CASES: BypassCase[] = [
     id: '10a',
     name: 'local volume binding host /: POST /v1.41/volumes/create, DriverOpts type=none,o=bind,device=/',
     note: 'named "hostroot": the brief\'s name "v" is refused by the daemon as too short',
-    request: () => json('/v1.41/volumes/create', { Name: 'hostroot', Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/' } }),
+    request: () =>
+      json('/v1.41/volumes/create', { Name: 'hostroot', Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/' } }),
     executed: async (t, env, res) => {
       if (!t.equal(res.status, 201, `the daemon created the volume: ${describe(res)}`)) return;
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostroot');
@@ -582,7 +605,10 @@ const CASES: BypassCase[] = [
     executed: async (t, env, res) => {
       const c = await createdContainer(t, env.d, res);
       if (!c) return;
-      t.ok(c.Mounts.some((m) => m.Type === 'volume' && m.Name === 'hostroot2' && m.Destination === '/h'), 'the container mounts volume hostroot2');
+      t.ok(
+        c.Mounts.some((m) => m.Type === 'volume' && m.Name === 'hostroot2' && m.Destination === '/h'),
+        'the container mounts volume hostroot2',
+      );
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostroot2');
       t.same(v.Options, { type: 'none', o: 'bind', device: '/' }, 'which the daemon created binding host /');
     },
@@ -590,12 +616,12 @@ const CASES: BypassCase[] = [
   },
   {
     id: '10c',
-    name: 'local volume mounting the host\'s procfs: DriverOpts type=proc,device=proc',
+    name: "local volume mounting the host's procfs: DriverOpts type=proc,device=proc",
     request: () => json('/v1.41/volumes/create', { Name: 'hostproc', Driver: 'local', DriverOpts: { type: 'proc', device: 'proc' } }),
     executed: async (t, env, res) => {
       if (!t.equal(res.status, 201, `the daemon created the volume: ${describe(res)}`)) return;
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostproc');
-      t.same(v.Options, { type: 'proc', device: 'proc' }, 'a volume that mounts the host kernel\'s proc');
+      t.same(v.Options, { type: 'proc', device: 'proc' }, "a volume that mounts the host kernel's proc");
     },
     refusal: /^denied by rule host-paths: DriverOpts\.type "proc" makes the local volume driver mount a host filesystem/,
   },
@@ -618,14 +644,20 @@ const CASES: BypassCase[] = [
   {
     id: '12a',
     name: 'capability spelled in lower case: CapAdd ["cap_sys_admin"]',
-    request: () => json('/v1.41/containers/create', { Image: B, Cmd: ['grep', 'CapEff', '/proc/self/status'], HostConfig: { CapAdd: ['cap_sys_admin'] } }),
+    request: () =>
+      json('/v1.41/containers/create', {
+        Image: B,
+        Cmd: ['grep', 'CapEff', '/proc/self/status'],
+        HostConfig: { CapAdd: ['cap_sys_admin'] },
+      }),
     executed: withCapSysAdmin,
     refusal: /^denied by rule capabilities: HostConfig\.CapAdd\[0\] "cap_sys_admin"/,
   },
   {
     id: '12b',
     name: 'every capability: CapAdd ["ALL"]',
-    request: () => json('/v1.41/containers/create', { Image: B, Cmd: ['grep', 'CapEff', '/proc/self/status'], HostConfig: { CapAdd: ['ALL'] } }),
+    request: () =>
+      json('/v1.41/containers/create', { Image: B, Cmd: ['grep', 'CapEff', '/proc/self/status'], HostConfig: { CapAdd: ['ALL'] } }),
     executed: withCapSysAdmin,
     refusal: /^denied by rule capabilities: HostConfig\.CapAdd\[0\] "ALL"/,
   },
@@ -674,7 +706,6 @@ const CASES: BypassCase[] = [
 ];
 
 // ---------------------------------------------------------------------------------------------
-
 
 t.test('bypass attempts: executed by dockerd without the plugin, refused with it', async (t) => {
   t.equal(process.getuid?.(), 0, 'end-to-end tests run as root (they start private dockerds)');
@@ -751,5 +782,7 @@ t.test('bypass attempts: executed by dockerd without the plugin, refused with it
     });
   }
 
-  t.comment('14. retry with an empty body: the daemon resends an AuthZReq with an empty body only when the plugin connection fails; a client cannot send it through the daemon (see test/integration/server.test.ts).');
+  t.comment(
+    '14. retry with an empty body: the daemon resends an AuthZReq with an empty body only when the plugin connection fails; a client cannot send it through the daemon (see test/integration/server.test.ts).',
+  );
 });

@@ -65,8 +65,10 @@ t.test('hello gate, default deny rules and everyday work on a real dockerd', asy
       [['-v', '/:/host'], /denied by rule host-paths: HostConfig\.Binds\[0\] "\/:\/host" mounts a host path outside the allowed list/],
       [['-v', '/var/run/docker.sock:/var/run/docker.sock'], /denied by rule host-paths: HostConfig\.Binds\[0\]/],
       [['--mount', 'type=bind,source=/etc,target=/h'], /denied by rule host-paths: HostConfig\.Mounts\[0\]\.Source "\/etc"/],
-      [['--mount', 'type=volume,target=/h,volume-driver=local,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/'],
-        /denied by rule host-paths: HostConfig\.Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/],
+      [
+        ['--mount', 'type=volume,target=/h,volume-driver=local,volume-opt=type=none,volume-opt=o=bind,volume-opt=device=/'],
+        /denied by rule host-paths: HostConfig\.Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/,
+      ],
       [['--cap-add', 'SYS_ADMIN'], /denied by rule capabilities: HostConfig\.CapAdd\[0\] "CAP_SYS_ADMIN"/],
       [['--cap-add', 'ALL'], /denied by rule capabilities/],
       [['--device', '/dev/null'], /denied by rule devices: HostConfig\.Devices\[0\] "\/dev\/null"/],
@@ -83,7 +85,19 @@ t.test('hello gate, default deny rules and everyday work on a real dockerd', asy
       t.not(r.code, 0, flags.join(' '));
       t.match(r.stderr, message, flags.join(' '));
     }
-    const vol = await docker('volume', 'create', '--driver', 'local', '--opt', 'type=none', '--opt', 'o=bind', '--opt', 'device=/etc', 'hostetc');
+    const vol = await docker(
+      'volume',
+      'create',
+      '--driver',
+      'local',
+      '--opt',
+      'type=none',
+      '--opt',
+      'o=bind',
+      '--opt',
+      'device=/etc',
+      'hostetc',
+    );
     t.not(vol.code, 0);
     t.match(vol.stderr, /denied by rule host-paths: DriverOpts\.device "\/etc"/);
     const ls = await docker('ps', '-a', '--format', '{{.Names}}');

@@ -21,11 +21,43 @@ async function openssl(dir: string, ...args: string[]): Promise<void> {
 
 // A CA, a server certificate for 127.0.0.1, and client certificates whose CN is the identity.
 async function makePki(dir: string, users: string[]): Promise<void> {
-  await openssl(dir, 'req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca-key.pem', '-out', 'ca.pem', '-days', '2', '-subj', '/CN=e2e-ca');
+  await openssl(
+    dir,
+    'req',
+    '-x509',
+    '-newkey',
+    'rsa:2048',
+    '-nodes',
+    '-keyout',
+    'ca-key.pem',
+    '-out',
+    'ca.pem',
+    '-days',
+    '2',
+    '-subj',
+    '/CN=e2e-ca',
+  );
   const sign = async (name: string, subject: string, ext: string) => {
     await writeFile(join(dir, `${name}.ext`), ext);
     await openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', subject);
-    await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.pem', '-CAkey', 'ca-key.pem', '-CAcreateserial', '-out', `${name}.pem`, '-days', '2', '-extfile', `${name}.ext`);
+    await openssl(
+      dir,
+      'x509',
+      '-req',
+      '-in',
+      `${name}.csr`,
+      '-CA',
+      'ca.pem',
+      '-CAkey',
+      'ca-key.pem',
+      '-CAcreateserial',
+      '-out',
+      `${name}.pem`,
+      '-days',
+      '2',
+      '-extfile',
+      `${name}.ext`,
+    );
   };
   await sign('server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
   for (const user of users) await sign(user, `/O=e2e/CN=${user}`, 'extendedKeyUsage=clientAuth\n');
@@ -48,7 +80,9 @@ t.test('per-identity hello gate and per-user rules over TLS client certificates'
   t.teardown(() => rm(dir, { recursive: true, force: true }));
   await makePki(dir, ['alice', 'bob']);
   const policy = join(dir, 'policy.yaml');
-  await writeFile(policy, `version: 1
+  await writeFile(
+    policy,
+    `version: 1
 rules:
   - id: bob-no-volumes
     kind: operations
@@ -56,23 +90,41 @@ rules:
     users: [bob]
   - id: no-privileged
     kind: privileged
-`);
+`,
+  );
   const name = uniquePluginName();
   const plugin = await startPlugin({ socket: pluginSocketPath(name), stateDir: join(dir, 'state'), policyFile: policy });
   t.teardown(() => plugin.stop());
 
   const port = await freePort();
   const d = await startDockerd({
-    extraArgs: ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', `--tlscacert=${join(dir, 'ca.pem')}`, `--tlscert=${join(dir, 'server.pem')}`, `--tlskey=${join(dir, 'server-key.pem')}`],
+    extraArgs: [
+      '-H',
+      `tcp://127.0.0.1:${port}`,
+      '--tlsverify',
+      `--tlscacert=${join(dir, 'ca.pem')}`,
+      `--tlscert=${join(dir, 'server.pem')}`,
+      `--tlskey=${join(dir, 'server-key.pem')}`,
+    ],
   });
   t.teardown(() => d.stop());
   await importImages(d);
   await d.setAuthzPlugins([name]);
 
   const as = async (user: string, ...args: string[]) => {
-    const tls = ['-H', `tcp://127.0.0.1:${port}`, '--tlsverify', `--tlscacert=${join(dir, 'ca.pem')}`, `--tlscert=${join(dir, `${user}.pem`)}`, `--tlskey=${join(dir, `${user}-key.pem`)}`];
+    const tls = [
+      '-H',
+      `tcp://127.0.0.1:${port}`,
+      '--tlsverify',
+      `--tlscacert=${join(dir, 'ca.pem')}`,
+      `--tlscert=${join(dir, `${user}.pem`)}`,
+      `--tlskey=${join(dir, `${user}-key.pem`)}`,
+    ];
     try {
-      const { stdout, stderr } = await run('docker', [...tls, ...args], { env: { ...process.env, DOCKER_CONFIG: join(dir, 'cli') }, timeout: 60_000 });
+      const { stdout, stderr } = await run('docker', [...tls, ...args], {
+        env: { ...process.env, DOCKER_CONFIG: join(dir, 'cli') },
+        timeout: 60_000,
+      });
       return { code: 0, stdout, stderr };
     } catch (e) {
       const err = e as { code?: number; stdout?: string; stderr?: string };
@@ -88,15 +140,21 @@ rules:
   t.equal((await as('alice', 'ps')).code, 0, 'alice is through the gate');
   t.match((await as('bob', 'ps')).stderr, hello, "alice's hello does not open the gate for bob");
   t.match((await d.docker(['ps'])).stderr, hello, 'nor for unix-socket callers');
-  await plugin.waitForLine((r: { msg?: string; identity?: string; allow?: boolean; op?: string }) =>
-    r.msg === 'decision' && r.identity === 'bob' && r.op === 'container.list' && r.allow === false);
+  await plugin.waitForLine(
+    (r: { msg?: string; identity?: string; allow?: boolean; op?: string }) =>
+      r.msg === 'decision' && r.identity === 'bob' && r.op === 'container.list' && r.allow === false,
+  );
 
   t.equal((await as('bob', 'run', '--rm', 'hello-world')).code, 0);
   const bobVolume = await as('bob', 'volume', 'create', 'bobs');
   t.not(bobVolume.code, 0);
   t.match(bobVolume.stderr, 'denied by rule bob-no-volumes: operation volume.create is not allowed');
   t.equal((await as('alice', 'volume', 'create', 'alices')).code, 0, 'the rule is scoped to bob');
-  t.match((await as('alice', 'run', '--rm', '--privileged', BUSYBOX_IMAGE, 'true')).stderr, 'denied by rule no-privileged', 'unscoped rules apply to everyone');
+  t.match(
+    (await as('alice', 'run', '--rm', '--privileged', BUSYBOX_IMAGE, 'true')).stderr,
+    'denied by rule no-privileged',
+    'unscoped rules apply to everyone',
+  );
 
   const status = await run(process.execPath, [new URL('../../dist/cli.js', import.meta.url).pathname, 'hello', 'status'], {
     env: { ...process.env, AUTHZ_SOCKET: pluginSocketPath(name), AUTHZ_STATE_DIR: join(dir, 'state') },

@@ -36,9 +36,14 @@ export function corpusRequests(prefix: string, uriPart = ''): Record<string, unk
 
 /** Builds an AuthZReq envelope the way the daemon does: base64 body, canonical headers. */
 export function envelope(method: string, uri: string, body?: unknown, headers: Record<string, string> = {}): Record<string, unknown> {
-  const env: Record<string, unknown> = { RequestMethod: method, RequestUri: uri, RequestHeaders: { 'User-Agent': 'Docker-Client/28.2.2 (linux)', ...headers } };
+  const env: Record<string, unknown> = {
+    RequestMethod: method,
+    RequestUri: uri,
+    RequestHeaders: { 'User-Agent': 'Docker-Client/28.2.2 (linux)', ...headers },
+  };
   // Like Go's HTTP client (the docker CLI): a bodiless POST or PUT declares Content-Length: 0.
-  if (body === undefined && (method === 'POST' || method === 'PUT')) (env.RequestHeaders as Record<string, string>)['Content-Length'] ??= '0';
+  if (body === undefined && (method === 'POST' || method === 'PUT'))
+    (env.RequestHeaders as Record<string, string>)['Content-Length'] ??= '0';
   if (body !== undefined) {
     const text = typeof body === 'string' ? body : `${JSON.stringify(body)}\n`;
     env.RequestBody = Buffer.from(text).toString('base64');

@@ -9,10 +9,22 @@ export interface HttpResult {
 }
 
 /** One HTTP call over a unix socket; pass a keep-alive agent to reuse connections like the daemon. */
-export function call(socketPath: string, method: string, path: string, body?: string, opts: { agent?: Agent; headers?: Record<string, string> } = {}): Promise<HttpResult> {
+export function call(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: string,
+  opts: { agent?: Agent; headers?: Record<string, string> } = {},
+): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
     const req = request(
-      { socketPath, method, path, agent: opts.agent, headers: { Host: '', ...(body !== undefined && { 'Content-Length': String(Buffer.byteLength(body)) }), ...opts.headers } },
+      {
+        socketPath,
+        method,
+        path,
+        agent: opts.agent,
+        headers: { Host: '', ...(body !== undefined && { 'Content-Length': String(Buffer.byteLength(body)) }), ...opts.headers },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

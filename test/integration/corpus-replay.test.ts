@@ -12,7 +12,10 @@ t.test('the real corpus, replayed in order against the default policy', async (t
   const agent = new Agent({ keepAlive: true, maxSockets: 6 });
   t.teardown(() => agent.destroy());
   const post = (path: string, payload: unknown) =>
-    call(p.socket, 'POST', path, payload === null ? '' : `${JSON.stringify(payload)}\n`, { agent, headers: { Accept: 'application/vnd.docker.plugins.v1.2+json' } });
+    call(p.socket, 'POST', path, payload === null ? '' : `${JSON.stringify(payload)}\n`, {
+      agent,
+      headers: { Accept: 'application/vnd.docker.plugins.v1.2+json' },
+    });
 
   const activate = await post('/Plugin.Activate', null);
   t.equal(activate.status, 200);
@@ -24,15 +27,26 @@ t.test('the real corpus, replayed in order against the default policy', async (t
 
   // Say hello the way the daemon reports it: AuthZReq then AuthZRes with 201 for a hello-world create.
   const helloBody = Buffer.from(JSON.stringify({ Image: 'hello-world', HostConfig: {} }) + '\n');
-  const hello = { RequestMethod: 'POST', RequestUri: '/v1.41/containers/create', RequestBody: helloBody.toString('base64'),
-    RequestHeaders: { 'Content-Length': String(helloBody.length), 'Content-Type': 'application/json' } };
+  const hello = {
+    RequestMethod: 'POST',
+    RequestUri: '/v1.41/containers/create',
+    RequestBody: helloBody.toString('base64'),
+    RequestHeaders: { 'Content-Length': String(helloBody.length), 'Content-Type': 'application/json' },
+  };
   t.same((await post('/AuthZPlugin.AuthZReq', hello)).json(), { Allow: true });
   t.same((await post('/AuthZPlugin.AuthZRes', { ...hello, ResponseStatusCode: 201 })).json(), { Allow: true });
   t.same((await post('/AuthZPlugin.AuthZReq', ps)).json(), { Allow: true }, 'through the gate');
 
   const expectDenied: Record<string, string> = {
-    '19': 'host-paths', '20': 'host-paths', '21': 'no-privileged', '22': 'capabilities', '23': 'devices',
-    '24': 'host-namespaces', '25': 'host-namespaces', '26': 'host-namespaces', '27': 'security-options',
+    '19': 'host-paths',
+    '20': 'host-paths',
+    '21': 'no-privileged',
+    '22': 'capabilities',
+    '23': 'devices',
+    '24': 'host-namespaces',
+    '25': 'host-namespaces',
+    '26': 'host-namespaces',
+    '27': 'security-options',
   };
   for (const entry of loadCorpus()) {
     const prefix = entry.file.split('-')[0]!;
@@ -47,10 +61,17 @@ t.test('the real corpus, replayed in order against the default policy', async (t
         t.equal(body.Allow, false, `${entry.file}: ${uri} denied`);
         t.match(body.Msg, new RegExp(`^denied by rule ${deniedRule}: `));
       } else if (c.endpoint === 'AuthZReq' && uri.startsWith('/v1.11/')) {
-        t.match(body, { Allow: false, Msg: /^denied by rule api-version: API version 1\.11 is older than 1\.24/ }, `${entry.file}: old API version`);
+        t.match(
+          body,
+          { Allow: false, Msg: /^denied by rule api-version: API version 1\.11 is older than 1\.24/ },
+          `${entry.file}: old API version`,
+        );
       } else if (c.endpoint === 'AuthZReq' && c.payload?.User === 'alice' && !uri.endsWith('/version') && !uri.startsWith('/_ping')) {
         t.match(body, { Allow: false, Msg: /say hello first/ }, `${entry.file}: TLS user alice has her own gate`);
-      } else if (c.endpoint === 'AuthZReq' && (prefix === '62' || prefix === '59' || prefix === '60' || prefix === '61' || prefix === '03')) {
+      } else if (
+        c.endpoint === 'AuthZReq' &&
+        (prefix === '62' || prefix === '59' || prefix === '60' || prefix === '61' || prefix === '03')
+      ) {
         t.ok(typeof body.Allow === 'boolean', `${entry.file}: ${uri} answered`);
       } else {
         t.equal(body.Allow, true, `${entry.file}: ${c.endpoint} ${String(c.payload?.RequestMethod)} ${uri} ${body.Msg ?? ''}`);
@@ -63,5 +84,15 @@ t.test('the real corpus, replayed in order against the default policy', async (t
   const all = JSON.stringify(p.logs);
   t.notMatch(all, /s3cret|SECRET_TOKEN|abc123|capauser/, 'no password, Env value or login body reaches the log');
   t.notMatch(all, /filters=|fromImage=/, 'no query strings in the log');
-  t.match(decisions.find((d) => d.rule === 'host-paths'), { identity: '@anonymous', method: 'POST', path: '/containers/create', op: 'container.create', allow: false, reason: /HostConfig\.Binds\[0\]/ });
+  t.match(
+    decisions.find((d) => d.rule === 'host-paths'),
+    {
+      identity: '@anonymous',
+      method: 'POST',
+      path: '/containers/create',
+      op: 'container.create',
+      allow: false,
+      reason: /HostConfig\.Binds\[0\]/,
+    },
+  );
 });

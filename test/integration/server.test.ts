@@ -73,7 +73,10 @@ t.test('a stale socket from a killed process is replaced; a live one is not stol
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const socket = join(dir, 'authz.sock');
   // A socket file nobody listens on, as SIGKILL leaves it.
-  const holder = spawn(process.execPath, ['-e', `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`]);
+  const holder = spawn(process.execPath, [
+    '-e',
+    `require('net').createServer().listen(${JSON.stringify(socket)}, () => console.log('up'))`,
+  ]);
   await new Promise<void>((r) => holder.stdout.once('data', () => r()));
   holder.kill('SIGKILL');
   await new Promise((r) => holder.once('exit', r));
@@ -85,7 +88,14 @@ t.test('a stale socket from a killed process is replaced; a live one is not stol
   t.notOk(existsSync(socket), 'the socket is removed on shutdown');
 });
 
-function runCli(args: string[], env: Record<string, string>): { exited: Promise<{ code: number | null; stdout: string; stderr: string }>; kill(sig: NodeJS.Signals): void; waitFor(re: RegExp): Promise<void> } {
+function runCli(
+  args: string[],
+  env: Record<string, string>,
+): {
+  exited: Promise<{ code: number | null; stdout: string; stderr: string }>;
+  kill(sig: NodeJS.Signals): void;
+  waitFor(re: RegExp): Promise<void>;
+} {
   const child = spawn(process.execPath, [CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -95,15 +105,18 @@ function runCli(args: string[], env: Record<string, string>): { exited: Promise<
     for (const [re, done] of waiters) if (re.test(stdout)) done();
   });
   child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  const exited = new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) =>
+    child.on('exit', (code) => resolve({ code, stdout, stderr })),
+  );
   return {
     exited,
     kill: (sig) => child.kill(sig),
-    waitFor: (re) => new Promise<void>((resolve, reject) => {
-      if (re.test(stdout)) return resolve();
-      waiters.push([re, resolve]);
-      void exited.then(() => reject(new Error(`exited before ${re}: ${stderr}`)));
-    }),
+    waitFor: (re) =>
+      new Promise<void>((resolve, reject) => {
+        if (re.test(stdout)) return resolve();
+        waiters.push([re, resolve]);
+        void exited.then(() => reject(new Error(`exited before ${re}: ${stderr}`)));
+      }),
   };
 }
 

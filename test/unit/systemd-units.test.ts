@@ -10,153 +10,192 @@
  *    socket and hands it to the real plugin on the first connection, as docker-authz.socket does.
  * Running the units under a real systemd is not possible on this CI host (systemd is not PID 1).
  */
-import { spawn, spawnSync } from 'node:child_process'
-import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import http from 'node:http'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { fileURLToPath } from 'node:url'
-import t, { type Test } from 'tap'
-import { loadConfig } from '../../src/config/config.js'
+import { spawn, spawnSync } from 'node:child_process';
+import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import t, { type Test } from 'tap';
+import { loadConfig } from '../../src/config/config.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url))
-const UNITS = join(ROOT, 'systemd')
-const unitText = (name: string) => readFileSync(join(UNITS, name), 'utf8')
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const UNITS = join(ROOT, 'systemd');
+const unitText = (name: string) => readFileSync(join(UNITS, name), 'utf8');
 
 /** `Key=value` lines of one section (comments dropped); repeated keys keep every value. */
 function section(text: string, name: string): Map<string, string[]> {
-  const out = new Map<string, string[]>()
-  let current = ''
+  const out = new Map<string, string[]>();
+  let current = '';
   for (const raw of text.split('\n')) {
-    const line = raw.trim()
-    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue
-    const header = /^\[(.+)\]$/.exec(line)
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#') || line.startsWith(';')) continue;
+    const header = /^\[(.+)\]$/.exec(line);
     if (header) {
-      current = header[1]!
-      continue
+      current = header[1]!;
+      continue;
     }
-    if (current !== name) continue
-    const eq = line.indexOf('=')
-    const key = line.slice(0, eq)
-    out.set(key, [...(out.get(key) ?? []), line.slice(eq + 1)])
+    if (current !== name) continue;
+    const eq = line.indexOf('=');
+    const key = line.slice(0, eq);
+    out.set(key, [...(out.get(key) ?? []), line.slice(eq + 1)]);
   }
-  return out
+  return out;
 }
 
-const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0
+const hasAnalyze = spawnSync('systemd-analyze', ['--version']).status === 0;
 
 function verifiableCopy(t: Test): string {
-  const dir = mkdtempSync(join(tmpdir(), 'units-'))
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-  const prefix = join(dir, 'opt')
-  mkdirSync(join(prefix, 'bin'), { recursive: true })
-  mkdirSync(join(prefix, 'current'))
-  writeFileSync(join(prefix, 'bin', 'docker-authz'), '#!/bin/sh\nexit 0\n')
-  chmodSync(join(prefix, 'bin', 'docker-authz'), 0o755)
+  const dir = mkdtempSync(join(tmpdir(), 'units-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const prefix = join(dir, 'opt');
+  mkdirSync(join(prefix, 'bin'), { recursive: true });
+  mkdirSync(join(prefix, 'current'));
+  writeFileSync(join(prefix, 'bin', 'docker-authz'), '#!/bin/sh\nexit 0\n');
+  chmodSync(join(prefix, 'bin', 'docker-authz'), 0o755);
   for (const unit of ['docker-authz.socket', 'docker-authz.service']) {
-    writeFileSync(join(dir, unit), unitText(unit).replaceAll('/opt/docker-authz', prefix))
+    writeFileSync(join(dir, unit), unitText(unit).replaceAll('/opt/docker-authz', prefix));
   }
-  return dir
+  return dir;
 }
 
-t.test('systemd-analyze verify accepts both units without a warning', { skip: !hasAnalyze && 'systemd-analyze not installed' }, async (t) => {
-  const dir = verifiableCopy(t)
-  const r = spawnSync('systemd-analyze', ['verify', join(dir, 'docker-authz.socket'), join(dir, 'docker-authz.service')], { encoding: 'utf8' })
-  t.equal(r.status, 0, 'exit 0', { stderr: r.stderr })
-  t.equal(r.stderr.trim(), '', 'no warnings')
+t.test(
+  'systemd-analyze verify accepts both units without a warning',
+  { skip: !hasAnalyze && 'systemd-analyze not installed' },
+  async (t) => {
+    const dir = verifiableCopy(t);
+    const r = spawnSync('systemd-analyze', ['verify', join(dir, 'docker-authz.socket'), join(dir, 'docker-authz.service')], {
+      encoding: 'utf8',
+    });
+    t.equal(r.status, 0, 'exit 0', { stderr: r.stderr });
+    t.equal(r.stderr.trim(), '', 'no warnings');
 
-  // The check can fail: a misspelt key and a missing launcher are reported.
-  writeFileSync(join(dir, 'broken.service'), unitText('docker-authz.service').replace('RestrictRealtime=', 'RestrictRealtyme=').replaceAll('/opt/docker-authz', join(dir, 'missing')))
-  const bad = spawnSync('systemd-analyze', ['verify', join(dir, 'broken.service')], { encoding: 'utf8' })
-  t.match(bad.stderr, /Unknown key.*RestrictRealtyme/, 'a misspelt key is reported')
-  t.match(bad.stderr, /is not executable/, 'a missing ExecStart is reported')
-})
+    // The check can fail: a misspelt key and a missing launcher are reported.
+    writeFileSync(
+      join(dir, 'broken.service'),
+      unitText('docker-authz.service')
+        .replace('RestrictRealtime=', 'RestrictRealtyme=')
+        .replaceAll('/opt/docker-authz', join(dir, 'missing')),
+    );
+    const bad = spawnSync('systemd-analyze', ['verify', join(dir, 'broken.service')], { encoding: 'utf8' });
+    t.match(bad.stderr, /Unknown key.*RestrictRealtyme/, 'a misspelt key is reported');
+    t.match(bad.stderr, /is not executable/, 'a missing ExecStart is reported');
+  },
+);
 
 t.test('the hardening rates well in systemd-analyze security', { skip: !hasAnalyze && 'systemd-analyze not installed' }, async (t) => {
-  const dir = verifiableCopy(t)
-  const r = spawnSync('systemd-analyze', ['security', '--offline=yes', join(dir, 'docker-authz.service')], { encoding: 'utf8' })
-  const level = /Overall exposure level for docker-authz\.service: ([\d.]+)/.exec(r.stdout)
-  t.ok(level, 'an overall exposure level is reported', { stdout: r.stdout, stderr: r.stderr })
-  t.ok(Number(level?.[1]) <= 3, `exposure ${level?.[1]} is at most 3.0 ("OK" in systemd's scale; 10 is unhardened)`)
-})
+  const dir = verifiableCopy(t);
+  const r = spawnSync('systemd-analyze', ['security', '--offline=yes', join(dir, 'docker-authz.service')], { encoding: 'utf8' });
+  const level = /Overall exposure level for docker-authz\.service: ([\d.]+)/.exec(r.stdout);
+  t.ok(level, 'an overall exposure level is reported', { stdout: r.stdout, stderr: r.stderr });
+  t.ok(Number(level?.[1]) <= 3, `exposure ${level?.[1]} is at most 3.0 ("OK" in systemd's scale; 10 is unhardened)`);
+});
 
 t.test('the units agree with the plugin and the installer', async (t) => {
-  const socket = section(unitText('docker-authz.socket'), 'Socket')
-  const sunit = section(unitText('docker-authz.socket'), 'Unit')
-  const service = section(unitText('docker-authz.service'), 'Service')
-  const unit = section(unitText('docker-authz.service'), 'Unit')
-  const install = section(unitText('docker-authz.service'), 'Install')
-  const defaults = loadConfig({})
-  t.same(socket.get('ListenStream'), [defaults.socket], 'the socket unit listens where the plugin and the spec file expect it')
-  t.equal(defaults.pluginName, 'authz', 'which dockerd knows as "authz"')
-  t.same(socket.get('SocketMode'), ['0600'], 'root-only socket')
-  t.same(socket.get('RemoveOnStop'), ['yes'], 'no dead socket left behind when the socket unit stops')
-  t.same(section(unitText('docker-authz.socket'), 'Install').get('WantedBy'), ['sockets.target'], 'socket exists early at boot (sockets.target precedes docker.service)')
-  t.ok(sunit.get('Before')?.includes('docker.service'), 'socket ordered before docker.service')
-  t.ok(unit.get('Before')?.includes('docker.service'), 'service ordered before docker.service')
-  t.same(unit.get('Requires'), ['docker-authz.socket'], 'service requires its socket')
-  t.same(service.get('Restart'), ['always'], 'Restart=always')
-  t.same(unit.get('StartLimitIntervalSec'), ['0'], 'never stops restarting')
-  t.same(service.get('ExecStart'), ['/opt/docker-authz/bin/docker-authz serve'], 'runs the installed launcher')
-  t.same(service.get('ExecReload'), ['/opt/docker-authz/bin/docker-authz reload'], 'ExecReload is the policy reload (fails when the policy is rejected)')
-  t.same(install.get('WantedBy'), ['multi-user.target'])
-  t.notOk(service.has('MemoryDenyWriteExecute'), 'no MemoryDenyWriteExecute (V8 needs W+X pages)')
-  t.same(service.get('RestrictAddressFamilies'), ['AF_UNIX'], 'unix sockets only')
-  t.same(service.get('StateDirectory'), ['docker-authz'], 'state dir /var/lib/docker-authz is writable')
+  const socket = section(unitText('docker-authz.socket'), 'Socket');
+  const sunit = section(unitText('docker-authz.socket'), 'Unit');
+  const service = section(unitText('docker-authz.service'), 'Service');
+  const unit = section(unitText('docker-authz.service'), 'Unit');
+  const install = section(unitText('docker-authz.service'), 'Install');
+  const defaults = loadConfig({});
+  t.same(socket.get('ListenStream'), [defaults.socket], 'the socket unit listens where the plugin and the spec file expect it');
+  t.equal(defaults.pluginName, 'authz', 'which dockerd knows as "authz"');
+  t.same(socket.get('SocketMode'), ['0600'], 'root-only socket');
+  t.same(socket.get('RemoveOnStop'), ['yes'], 'no dead socket left behind when the socket unit stops');
+  t.same(
+    section(unitText('docker-authz.socket'), 'Install').get('WantedBy'),
+    ['sockets.target'],
+    'socket exists early at boot (sockets.target precedes docker.service)',
+  );
+  t.ok(sunit.get('Before')?.includes('docker.service'), 'socket ordered before docker.service');
+  t.ok(unit.get('Before')?.includes('docker.service'), 'service ordered before docker.service');
+  t.same(unit.get('Requires'), ['docker-authz.socket'], 'service requires its socket');
+  t.same(service.get('Restart'), ['always'], 'Restart=always');
+  t.same(unit.get('StartLimitIntervalSec'), ['0'], 'never stops restarting');
+  t.same(service.get('ExecStart'), ['/opt/docker-authz/bin/docker-authz serve'], 'runs the installed launcher');
+  t.same(
+    service.get('ExecReload'),
+    ['/opt/docker-authz/bin/docker-authz reload'],
+    'ExecReload is the policy reload (fails when the policy is rejected)',
+  );
+  t.same(install.get('WantedBy'), ['multi-user.target']);
+  t.notOk(service.has('MemoryDenyWriteExecute'), 'no MemoryDenyWriteExecute (V8 needs W+X pages)');
+  t.same(service.get('RestrictAddressFamilies'), ['AF_UNIX'], 'unix sockets only');
+  t.same(service.get('StateDirectory'), ['docker-authz'], 'state dir /var/lib/docker-authz is writable');
 
-  const lib = readFileSync(join(ROOT, 'scripts', 'authz-lib.sh'), 'utf8')
-  t.match(lib, /^readonly APP_DIR=\/opt\/docker-authz$/m, 'the installer installs under /opt/docker-authz')
-  t.match(lib, new RegExp(`^readonly PLUGIN_SOCKET=${defaults.socket.replaceAll('/', '\\/').replaceAll('.', '\\.')}$`, 'm'), 'and registers the same socket')
-  t.match(lib, /^readonly STATE_DIR=\/var\/lib\/docker-authz$/m, 'and uses the same state dir')
-})
+  const lib = readFileSync(join(ROOT, 'scripts', 'authz-lib.sh'), 'utf8');
+  t.match(lib, /^readonly APP_DIR=\/opt\/docker-authz$/m, 'the installer installs under /opt/docker-authz');
+  t.match(
+    lib,
+    new RegExp(`^readonly PLUGIN_SOCKET=${defaults.socket.replaceAll('/', '\\/').replaceAll('.', '\\.')}$`, 'm'),
+    'and registers the same socket',
+  );
+  t.match(lib, /^readonly STATE_DIR=\/var\/lib\/docker-authz$/m, 'and uses the same state dir');
+});
 
 // What docker-authz.socket does at boot: systemd holds the socket; the first connection starts the
 // service with the listening socket as fd 3 (LISTEN_FDS=1, LISTEN_PID=its pid).
-t.test('socket activation: the plugin serves the socket it is handed', { skip: !existsSync('/usr/bin/systemd-socket-activate') && 'systemd-socket-activate not installed' }, async (t) => {
-  const cli = join(ROOT, 'dist', 'cli.js')
-  if (!existsSync(cli)) throw new Error('dist/cli.js missing: run npm run build')
-  const dir = mkdtempSync(join(tmpdir(), 'sa-'))
-  const sock = join(dir, 'authz.sock')
-  const policy = join(dir, 'policy.yaml')
-  copyFileSync(join(ROOT, 'policy', 'default.yaml'), policy)
-  const child = spawn(
-    'systemd-socket-activate',
-    ['-l', sock, '-E', `AUTHZ_SOCKET=${sock}`, '-E', `AUTHZ_STATE_DIR=${join(dir, 'state')}`, '-E', `AUTHZ_POLICY=${policy}`, process.execPath, cli, 'serve'],
-    { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let out = ''
-  child.stdout.on('data', (c: Buffer) => (out += c.toString()))
-  child.stderr.on('data', (c: Buffer) => (out += c.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  t.teardown(async () => {
-    child.kill('SIGTERM')
-    await exited
-    rmSync(dir, { recursive: true, force: true })
-  })
+t.test(
+  'socket activation: the plugin serves the socket it is handed',
+  { skip: !existsSync('/usr/bin/systemd-socket-activate') && 'systemd-socket-activate not installed' },
+  async (t) => {
+    const cli = join(ROOT, 'dist', 'cli.js');
+    if (!existsSync(cli)) throw new Error('dist/cli.js missing: run npm run build');
+    const dir = mkdtempSync(join(tmpdir(), 'sa-'));
+    const sock = join(dir, 'authz.sock');
+    const policy = join(dir, 'policy.yaml');
+    copyFileSync(join(ROOT, 'policy', 'default.yaml'), policy);
+    const child = spawn(
+      'systemd-socket-activate',
+      [
+        '-l',
+        sock,
+        '-E',
+        `AUTHZ_SOCKET=${sock}`,
+        '-E',
+        `AUTHZ_STATE_DIR=${join(dir, 'state')}`,
+        '-E',
+        `AUTHZ_POLICY=${policy}`,
+        process.execPath,
+        cli,
+        'serve',
+      ],
+      { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let out = '';
+    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    t.teardown(async () => {
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    });
 
-  // The socket exists before the plugin runs (that is what lets dockerd start first).
-  const deadline = Date.now() + 10_000
-  while (!existsSync(sock)) {
-    if (Date.now() > deadline) throw new Error(`no socket from systemd-socket-activate: ${out}`)
-    await new Promise((r) => setTimeout(r, 20))
-  }
-  t.notMatch(out, /"msg":"listening"/, 'the plugin has not started yet')
+    // The socket exists before the plugin runs (that is what lets dockerd start first).
+    const deadline = Date.now() + 10_000;
+    while (!existsSync(sock)) {
+      if (Date.now() > deadline) throw new Error(`no socket from systemd-socket-activate: ${out}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    t.notMatch(out, /"msg":"listening"/, 'the plugin has not started yet');
 
-  // The first connection waits in the backlog while the plugin starts, then is answered.
-  const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-    const req = http.request({ socketPath: sock, path: '/health', headers: { host: 'x' } }, (res) => {
-      let text = ''
-      res.on('data', (c: Buffer) => (text += c.toString()))
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, text }))
-    })
-    req.setTimeout(20_000, () => req.destroy(new Error(`no answer: ${out}`)))
-    req.on('error', reject)
-    req.end()
-  })
-  t.equal(body.status, 200, 'the first call is answered')
-  t.match(JSON.parse(body.text), { status: 'ok', plugin: 'authz' })
-  const logged = Date.now() + 10_000
-  while (!/"msg":"listening"/.test(out) && Date.now() < logged) await new Promise((r) => setTimeout(r, 20))
-  t.match(out, /"via":"systemd"/, 'the plugin used the socket it was handed (fd 3), not one of its own')
-  t.equal(child.exitCode, null, 'and keeps serving')
-})
+    // The first connection waits in the backlog while the plugin starts, then is answered.
+    const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
+      const req = http.request({ socketPath: sock, path: '/health', headers: { host: 'x' } }, (res) => {
+        let text = '';
+        res.on('data', (c: Buffer) => (text += c.toString()));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
+      });
+      req.setTimeout(20_000, () => req.destroy(new Error(`no answer: ${out}`)));
+      req.on('error', reject);
+      req.end();
+    });
+    t.equal(body.status, 200, 'the first call is answered');
+    t.match(JSON.parse(body.text), { status: 'ok', plugin: 'authz' });
+    const logged = Date.now() + 10_000;
+    while (!/"msg":"listening"/.test(out) && Date.now() < logged) await new Promise((r) => setTimeout(r, 20));
+    t.match(out, /"via":"systemd"/, 'the plugin used the socket it was handed (fd 3), not one of its own');
+    t.equal(child.exitCode, null, 'and keeps serving');
+  },
+);

@@ -8,7 +8,10 @@ export const devices: CheckFactory<'devices'> = () =>
       const rule = hc.DeviceCgroupRules?.[0];
       if (rule !== undefined) return { field: `${prefix}DeviceCgroupRules[0]`, reason: `${quote(rule)} grants access to host devices` };
       if (hc.DeviceRequests?.length) {
-        return { field: `${prefix}DeviceRequests[0]`, reason: `requests host devices (driver ${quote(hc.DeviceRequests[0]!.Driver ?? '')})` };
+        return {
+          field: `${prefix}DeviceRequests[0]`,
+          reason: `requests host devices (driver ${quote(hc.DeviceRequests[0]!.Driver ?? '')})`,
+        };
       }
       return undefined;
     });

@@ -9,7 +9,10 @@ const NON_HOST_FS = new Set(['tmpfs', 'nfs', 'nfs4', 'cifs', 'smb3']);
 /** What a `local` volume with these driver options mounts from the host, if anything. */
 export type LocalVolumeAccess = { readonly kind: 'bind'; readonly path: string } | { readonly kind: 'mount'; readonly type: string };
 
-export function localVolumeHostAccess(driver: string | undefined, options: ReadonlyMap<string, string> | undefined): LocalVolumeAccess | undefined {
+export function localVolumeHostAccess(
+  driver: string | undefined,
+  options: ReadonlyMap<string, string> | undefined,
+): LocalVolumeAccess | undefined {
   if (!options || options.size === 0) return undefined;
   const d = (driver ?? '').trim().toLowerCase();
   if (d !== '' && d !== 'local') return undefined;
@@ -37,7 +40,11 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
     reason: `${quote(shown)} mounts a host path outside the allowed list`,
   });
   // A local volume is a host bind (judged by path) or a kernel mount of host resources (refused).
-  const volumeAccess = (field: string, driver: string | undefined, options: ReadonlyMap<string, string> | undefined): Violation | undefined => {
+  const volumeAccess = (
+    field: string,
+    driver: string | undefined,
+    options: ReadonlyMap<string, string> | undefined,
+  ): Violation | undefined => {
     const access = localVolumeHostAccess(driver, options);
     if (!access) return undefined;
     if (access.kind === 'bind') return permitted(access.path) ? undefined : outside(`${field}.device`, access.path);

@@ -19,21 +19,25 @@ export const hostSettings: CheckFactory<'host-settings'> = (rule) => {
     const s = req.subject;
     if (s.kind === 'build') {
       const parent = s.query.get('cgroupparent');
-      if (!rule.allowCgroupParent && parent) return { field: 'cgroupparent', reason: `${quote(parent)} places build containers outside Docker's cgroup` };
+      if (!rule.allowCgroupParent && parent)
+        return { field: 'cgroupparent', reason: `${quote(parent)} places build containers outside Docker's cgroup` };
       const remote = s.query.get('remote');
-      if (!rule.allowRemoteFetch && isRemote(remote)) return { field: 'remote', reason: `${quote(remote)} makes the daemon fetch a remote build context` };
+      if (!rule.allowRemoteFetch && isRemote(remote))
+        return { field: 'remote', reason: `${quote(remote)} makes the daemon fetch a remote build context` };
       return undefined;
     }
     if (s.kind === 'image-create') {
       const src = s.query.get('fromSrc');
-      if (!rule.allowRemoteFetch && src !== null && src !== '-') return { field: 'fromSrc', reason: `${quote(src)} makes the daemon fetch a URL` };
+      if (!rule.allowRemoteFetch && src !== null && src !== '-')
+        return { field: 'fromSrc', reason: `${quote(src)} makes the daemon fetch a URL` };
       return undefined;
     }
     return firstInViews(req, ({ prefix, hc }) => {
       if (!rule.allowCgroupParent && hc.CgroupParent) {
         return { field: `${prefix}CgroupParent`, reason: `${quote(hc.CgroupParent)} places the container outside Docker's cgroup` };
       }
-      if (hc.Runtime && !runtimes.has(hc.Runtime)) return { field: `${prefix}Runtime`, reason: `${quote(hc.Runtime)} is not an allowed runtime` };
+      if (hc.Runtime && !runtimes.has(hc.Runtime))
+        return { field: `${prefix}Runtime`, reason: `${quote(hc.Runtime)} is not an allowed runtime` };
       const driver = hc.LogConfig?.Type;
       if (driver && !logDrivers.has(driver.trim().toLowerCase())) {
         return { field: `${prefix}LogConfig.Type`, reason: `${quote(driver)} sends logs off this host` };

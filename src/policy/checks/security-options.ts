@@ -12,7 +12,11 @@ function weakening(opt: string): string | undefined {
     case 'apparmor':
       return value === 'unconfined' ? 'disables AppArmor' : value === 'docker-default' ? undefined : 'replaces the AppArmor profile';
     case 'label':
-      return value === 'disable' ? 'disables SELinux labelling' : value.startsWith('type:') ? 'changes the SELinux process type' : undefined;
+      return value === 'disable'
+        ? 'disables SELinux labelling'
+        : value.startsWith('type:')
+          ? 'changes the SELinux process type'
+          : undefined;
     case 'systempaths':
       return value === 'unconfined' ? 'unmasks /proc and /sys paths' : undefined;
     case 'no-new-privileges':
@@ -36,7 +40,8 @@ export const securityOptions: CheckFactory<'security-options'> = () =>
       }
       // A non-null list replaces the daemon's masked / read-only /proc paths.
       for (const key of ['MaskedPaths', 'ReadonlyPaths'] as const) {
-        if (hc[key] !== undefined) return { field: `${prefix}${key}`, reason: `${quote(hc[key])} replaces the default protected /proc paths` };
+        if (hc[key] !== undefined)
+          return { field: `${prefix}${key}`, reason: `${quote(hc[key])} replaces the default protected /proc paths` };
       }
       return undefined;
     });

@@ -11,7 +11,8 @@ export const sharedContainers: CheckFactory<'shared-containers'> = () =>
       if (from !== undefined) return { field: `${prefix}VolumesFrom[0]`, reason: `${quote(from)} mounts another container's volumes` };
       for (const field of JOINS) {
         const mode = hc[field];
-        if (mode?.trim().toLowerCase().startsWith('container:')) return { field: `${prefix}${field}`, reason: `${quote(mode)} joins another container's namespace` };
+        if (mode?.trim().toLowerCase().startsWith('container:'))
+          return { field: `${prefix}${field}`, reason: `${quote(mode)} joins another container's namespace` };
       }
       return undefined;
     });

@@ -18,11 +18,11 @@
  * (same pid: nsenter execs). The daemon's own files stay under /tmp, which is shared, so the
  * harness and the docker CLI work from the host side as usual.
  */
-import { spawn } from 'node:child_process'
-import { existsSync } from 'node:fs'
-import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises'
-import path from 'node:path'
-import { makeTempDir, pollUntil, signal, type ExecResult } from './dockerd.js'
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { makeTempDir, pollUntil, signal, type ExecResult } from './dockerd.js';
 
 export const BINDS: ReadonlyArray<readonly [target: string, sub: string]> = [
   ['/etc/docker', 'etc-docker'],
@@ -31,121 +31,121 @@ export const BINDS: ReadonlyArray<readonly [target: string, sub: string]> = [
   ['/etc/docker-authz', 'etc-authz'],
   ['/var/lib/docker-authz', 'state'],
   ['/usr/local/bin', 'bin'],
-]
+];
 
 export interface NsExecOptions {
-  env?: NodeJS.ProcessEnv
-  input?: string
+  env?: NodeJS.ProcessEnv;
+  input?: string;
   /** Kill the command and reject after this long. Default 180 s. */
-  timeoutMs?: number
-  cwd?: string
+  timeoutMs?: number;
+  cwd?: string;
 }
 
 export interface AuthzNamespace {
   /** The scratch root on the host (also holds pm2's home: `<scratch>/pm2`). */
-  readonly scratch: string
+  readonly scratch: string;
   /** pid of the process holding the namespace. */
-  readonly pid: number
+  readonly pid: number;
   /** Directory with a `dockerd` shim that starts dockerd inside the namespace. */
-  readonly shimDir: string
+  readonly shimDir: string;
   /** PM2_HOME for everything in this namespace. */
-  readonly pm2Home: string
+  readonly pm2Home: string;
   /** Host path of `p` as seen inside the namespace (only for paths under a bind). */
-  hostPath(p: string): string
+  hostPath(p: string): string;
   /** Run a command inside the namespace; resolves with any exit code. */
-  exec(cmd: string, args: string[], opts?: NsExecOptions): Promise<ExecResult>
+  exec(cmd: string, args: string[], opts?: NsExecOptions): Promise<ExecResult>;
   /** Kill the holder, remove mount points we created on the host, remove scratch. Idempotent. */
-  stop(): Promise<void>
+  stop(): Promise<void>;
 }
 
 function run(cmd: string, args: string[], opts: NsExecOptions = {}): Promise<ExecResult> {
-  const timeoutMs = opts.timeoutMs ?? 180_000
+  const timeoutMs = opts.timeoutMs ?? 180_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')))
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')))
-    child.stdin.on('error', () => undefined)
+    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
+    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
+    child.stdin.on('error', () => undefined);
     const timer = setTimeout(() => {
-      child.kill('SIGKILL')
-      reject(new Error(`${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms\n--- stdout\n${stdout}\n--- stderr\n${stderr}`))
-    }, timeoutMs)
+      child.kill('SIGKILL');
+      reject(new Error(`${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
+    }, timeoutMs);
     child.on('error', (e) => {
-      clearTimeout(timer)
-      reject(e)
-    })
+      clearTimeout(timer);
+      reject(e);
+    });
     child.on('close', (code, sig) => {
-      clearTimeout(timer)
-      resolve({ code: code ?? (sig ? 128 : -1), stdout, stderr })
-    })
-    child.stdin.end(opts.input)
-  })
+      clearTimeout(timer);
+      resolve({ code: code ?? (sig ? 128 : -1), stdout, stderr });
+    });
+    child.stdin.end(opts.input);
+  });
 }
 
 export async function startAuthzNamespace(): Promise<AuthzNamespace> {
-  const scratch = await makeTempDir('ans-')
-  const created: string[] = []
+  const scratch = await makeTempDir('ans-');
+  const created: string[] = [];
   for (const [target, sub] of BINDS) {
-    await mkdir(path.join(scratch, sub), { recursive: true })
+    await mkdir(path.join(scratch, sub), { recursive: true });
     if (!existsSync(target)) {
-      await mkdir(target, { recursive: true })
-      created.push(target)
+      await mkdir(target, { recursive: true });
+      created.push(target);
     }
   }
-  const pm2Home = path.join(scratch, 'pm2')
-  await mkdir(pm2Home)
+  const pm2Home = path.join(scratch, 'pm2');
+  await mkdir(pm2Home);
 
   const script = [
     'set -e',
     ...BINDS.map(([target, sub]) => `mount --bind ${path.join(scratch, sub)} ${target}`),
     'echo READY',
     'exec sleep infinity',
-  ].join('\n')
+  ].join('\n');
   const holder = spawn('unshare', ['-m', '--propagation', 'private', 'bash', '-c', script], {
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let out = ''
-  let err = ''
-  let exited = false
-  holder.stdout.on('data', (c: Buffer) => (out += c.toString()))
-  holder.stderr.on('data', (c: Buffer) => (err += c.toString()))
-  const gone = new Promise<void>((resolve) => holder.once('exit', () => ((exited = true), resolve())))
-  const pid = holder.pid ?? -1
-  const onExit = (): void => signal(pid, 'SIGKILL')
-  process.once('exit', onExit)
+  });
+  let out = '';
+  let err = '';
+  let exited = false;
+  holder.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  holder.stderr.on('data', (c: Buffer) => (err += c.toString()));
+  const gone = new Promise<void>((resolve) => holder.once('exit', () => ((exited = true), resolve())));
+  const pid = holder.pid ?? -1;
+  const onExit = (): void => signal(pid, 'SIGKILL');
+  process.once('exit', onExit);
 
-  let stopping: Promise<void> | undefined
+  let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> =>
     (stopping ??= (async () => {
-      process.removeListener('exit', onExit)
-      signal(pid, 'SIGKILL')
-      await gone
-      for (const dir of created) await rmdir(dir).catch(() => undefined)
-      await rm(scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 })
-    })())
+      process.removeListener('exit', onExit);
+      signal(pid, 'SIGKILL');
+      await gone;
+      for (const dir of created) await rmdir(dir).catch(() => undefined);
+      await rm(scratch, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
+    })());
 
   try {
     await pollUntil(() => out.includes('READY'), {
       timeoutMs: 10_000,
       what: 'the mount namespace',
       abort: () => (exited ? `holder exited: ${err}` : undefined),
-    })
+    });
   } catch (e) {
-    await stop()
-    throw e
+    await stop();
+    throw e;
   }
 
-  const shimDir = path.join(scratch, 'shim')
-  await mkdir(shimDir)
-  await writeFile(path.join(shimDir, 'dockerd'), `#!/bin/sh\nexec nsenter -t ${pid} -m -- /usr/sbin/dockerd "$@"\n`)
-  await chmod(path.join(shimDir, 'dockerd'), 0o755)
+  const shimDir = path.join(scratch, 'shim');
+  await mkdir(shimDir);
+  await writeFile(path.join(shimDir, 'dockerd'), `#!/bin/sh\nexec nsenter -t ${pid} -m -- /usr/sbin/dockerd "$@"\n`);
+  await chmod(path.join(shimDir, 'dockerd'), 0o755);
 
   const hostPath = (p: string): string => {
-    const hit = BINDS.filter(([target]) => p === target || p.startsWith(`${target}/`)).sort((a, b) => b[0].length - a[0].length)[0]
-    if (!hit) throw new Error(`${p} is not under a scratch bind`)
-    return path.join(scratch, hit[1], p.slice(hit[0].length))
-  }
+    const hit = BINDS.filter(([target]) => p === target || p.startsWith(`${target}/`)).sort((a, b) => b[0].length - a[0].length)[0];
+    if (!hit) throw new Error(`${p} is not under a scratch bind`);
+    return path.join(scratch, hit[1], p.slice(hit[0].length));
+  };
 
   return {
     scratch,
@@ -155,35 +155,39 @@ export async function startAuthzNamespace(): Promise<AuthzNamespace> {
     hostPath,
     exec: (cmd, args, opts = {}) => run('nsenter', ['-t', String(pid), '-m', '--', cmd, ...args], opts),
     stop,
-  }
+  };
 }
 
 /** Snapshot of a directory tree: relative path -> type, mode and content (or link target). */
 export async function snapshotTree(root: string, skip: (rel: string) => boolean = () => false): Promise<Record<string, string>> {
-  const { lstat, readdir, readlink } = await import('node:fs/promises')
-  const { createHash } = await import('node:crypto')
-  const out: Record<string, string> = {}
+  const { lstat, readdir, readlink } = await import('node:fs/promises');
+  const { createHash } = await import('node:crypto');
+  const out: Record<string, string> = {};
   const walk = async (dir: string): Promise<void> => {
-    let names: string[]
+    let names: string[];
     try {
-      names = await readdir(dir)
+      names = await readdir(dir);
     } catch {
-      return
+      return;
     }
     for (const name of names.sort()) {
-      const full = path.join(dir, name)
-      const rel = path.relative(root, full)
-      if (skip(rel)) continue
-      const st = await lstat(full)
-      const mode = (st.mode & 0o7777).toString(8)
-      if (st.isSymbolicLink()) out[rel] = `link -> ${await readlink(full)}`
+      const full = path.join(dir, name);
+      const rel = path.relative(root, full);
+      if (skip(rel)) continue;
+      const st = await lstat(full);
+      const mode = (st.mode & 0o7777).toString(8);
+      if (st.isSymbolicLink()) out[rel] = `link -> ${await readlink(full)}`;
       else if (st.isDirectory()) {
-        out[rel] = `dir ${mode}`
-        await walk(full)
-      } else if (st.isFile()) out[rel] = `file ${mode} ${createHash('sha256').update(await readFile(full)).digest('hex').slice(0, 16)}`
-      else out[rel] = `other ${st.mode.toString(8)}`
+        out[rel] = `dir ${mode}`;
+        await walk(full);
+      } else if (st.isFile())
+        out[rel] = `file ${mode} ${createHash('sha256')
+          .update(await readFile(full))
+          .digest('hex')
+          .slice(0, 16)}`;
+      else out[rel] = `other ${st.mode.toString(8)}`;
     }
-  }
-  await walk(root)
-  return out
+  };
+  await walk(root);
+  return out;
 }

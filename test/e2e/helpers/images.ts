@@ -4,40 +4,37 @@
  * Import them while the daemon has no authorization plugin enabled, then
  * enable the plugin with `d.setAuthzPlugins([...])`.
  */
-import { spawn } from 'node:child_process'
-import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises'
-import path from 'node:path'
-import type { Dockerd } from './dockerd.js'
+import { spawn } from 'node:child_process';
+import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { Dockerd } from './dockerd.js';
 
-export const BUSYBOX_IMAGE = 'e2e/busybox:latest'
-export const HELLO_IMAGE = 'hello-world:latest'
+export const BUSYBOX_IMAGE = 'e2e/busybox:latest';
+export const HELLO_IMAGE = 'hello-world:latest';
 
 /** Applets linked into /bin of the rootfs (busybox itself is /bin/busybox). */
-export const APPLETS = [
-  'sh', 'echo', 'true', 'false', 'cat', 'ls', 'sleep', 'id', 'touch', 'mkdir', 'wc', 'head', 'env', 'grep',
-] as const
+export const APPLETS = ['sh', 'echo', 'true', 'false', 'cat', 'ls', 'sleep', 'id', 'touch', 'mkdir', 'wc', 'head', 'env', 'grep'] as const;
 
-export const HELLO_TEXT =
-  'Hello from Docker!\nThis message shows that your installation appears to be working correctly.\n'
+export const HELLO_TEXT = 'Hello from Docker!\nThis message shows that your installation appears to be working correctly.\n';
 
 const HELLO_SCRIPT = `#!/bin/sh
 echo
 echo "Hello from Docker!"
 echo "This message shows that your installation appears to be working correctly."
-`
+`;
 
 /** Populate `dir` (created if missing) with a minimal busybox root filesystem. */
 export async function buildRootfs(dir: string, busybox = '/bin/busybox'): Promise<void> {
-  await mkdir(path.join(dir, 'bin'), { recursive: true })
-  await copyFile(busybox, path.join(dir, 'bin', 'busybox'))
-  await chmod(path.join(dir, 'bin', 'busybox'), 0o755)
-  for (const applet of APPLETS) await symlink('busybox', path.join(dir, 'bin', applet))
-  await mkdir(path.join(dir, 'etc'))
-  await writeFile(path.join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n')
-  await writeFile(path.join(dir, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n')
-  await mkdir(path.join(dir, 'root'), { mode: 0o700 })
-  await mkdir(path.join(dir, 'tmp'))
-  await chmod(path.join(dir, 'tmp'), 0o1777)
+  await mkdir(path.join(dir, 'bin'), { recursive: true });
+  await copyFile(busybox, path.join(dir, 'bin', 'busybox'));
+  await chmod(path.join(dir, 'bin', 'busybox'), 0o755);
+  for (const applet of APPLETS) await symlink('busybox', path.join(dir, 'bin', applet));
+  await mkdir(path.join(dir, 'etc'));
+  await writeFile(path.join(dir, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\nnobody:x:65534:65534:nobody:/nonexistent:/bin/false\n');
+  await writeFile(path.join(dir, 'etc', 'group'), 'root:x:0:\nnogroup:x:65534:\n');
+  await mkdir(path.join(dir, 'root'), { mode: 0o700 });
+  await mkdir(path.join(dir, 'tmp'));
+  await chmod(path.join(dir, 'tmp'), 0o1777);
 }
 
 /** `tar -c` of a directory, owned by root, as a Buffer. */
@@ -45,17 +42,17 @@ export function tarDir(dir: string): Promise<Buffer> {
   return new Promise((resolve, reject) => {
     const child = spawn('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', dir, '-c', '.'], {
       stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    const out: Buffer[] = []
-    let err = ''
-    child.stdout.on('data', (c: Buffer) => out.push(c))
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()))
-    child.on('error', reject)
+    });
+    const out: Buffer[] = [];
+    let err = '';
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
+    child.on('error', reject);
     child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out))
-      else reject(new Error(`tar -C ${dir} failed (${code}): ${err}`))
-    })
-  })
+      if (code === 0) resolve(Buffer.concat(out));
+      else reject(new Error(`tar -C ${dir} failed (${code}): ${err}`));
+    });
+  });
 }
 
 /** `docker import` a rootfs tarball as `name` with the given CMD; throws on failure. */
@@ -63,13 +60,13 @@ export async function importRootfs(d: Dockerd, tar: Buffer, name: string, cmd: s
   const r = await d.docker(['import', '-c', `CMD ${JSON.stringify(cmd)}`, '-', name], {
     input: tar,
     timeoutMs: 120_000,
-  })
-  if (r.code !== 0) throw new Error(`docker import ${name} failed (${r.code}): ${r.stderr}`)
+  });
+  if (r.code !== 0) throw new Error(`docker import ${name} failed (${r.code}): ${r.stderr}`);
 }
 
 export interface ImportedImages {
-  busybox: string
-  hello: string
+  busybox: string;
+  hello: string;
 }
 
 /**
@@ -77,16 +74,16 @@ export interface ImportedImages {
  * (CMD ["/hello"], a shell script printing the real hello-world greeting).
  */
 export async function importImages(d: Dockerd): Promise<ImportedImages> {
-  const rootfs = path.join(d.dir, 'rootfs')
+  const rootfs = path.join(d.dir, 'rootfs');
   try {
-    await buildRootfs(rootfs)
-    await importRootfs(d, await tarDir(rootfs), BUSYBOX_IMAGE, ['/bin/sh'])
+    await buildRootfs(rootfs);
+    await importRootfs(d, await tarDir(rootfs), BUSYBOX_IMAGE, ['/bin/sh']);
 
-    await writeFile(path.join(rootfs, 'hello'), HELLO_SCRIPT, { mode: 0o755 })
-    await chmod(path.join(rootfs, 'hello'), 0o755)
-    await importRootfs(d, await tarDir(rootfs), HELLO_IMAGE, ['/hello'])
+    await writeFile(path.join(rootfs, 'hello'), HELLO_SCRIPT, { mode: 0o755 });
+    await chmod(path.join(rootfs, 'hello'), 0o755);
+    await importRootfs(d, await tarDir(rootfs), HELLO_IMAGE, ['/hello']);
   } finally {
-    await rm(rootfs, { recursive: true, force: true })
+    await rm(rootfs, { recursive: true, force: true });
   }
-  return { busybox: BUSYBOX_IMAGE, hello: HELLO_IMAGE }
+  return { busybox: BUSYBOX_IMAGE, hello: HELLO_IMAGE };
 }

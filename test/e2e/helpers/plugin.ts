@@ -13,210 +13,212 @@
  * Stop it even when a test fails: `t.teardown(() => p.stop())`. stop() and
  * kill() also remove the socket file.
  */
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { existsSync, rmSync } from 'node:fs'
-import { mkdir, rm, writeFile } from 'node:fs/promises'
-import path from 'node:path'
-import { fileURLToPath } from 'node:url'
-import { pollUntil, signal, unixRequest } from './dockerd.js'
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { existsSync, rmSync } from 'node:fs';
+import { mkdir, rm, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { pollUntil, signal, unixRequest } from './dockerd.js';
 
 /** Repository root (this file is test/e2e/helpers/plugin.ts). */
-export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..')
-export const PLUGIN_CLI = path.join(REPO_ROOT, 'dist', 'cli.js')
-export const PLUGINS_DIR = '/run/docker/plugins'
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const PLUGIN_CLI = path.join(REPO_ROOT, 'dist', 'cli.js');
+export const PLUGINS_DIR = '/run/docker/plugins';
 
 export interface PluginOptions {
   /** Unix socket to listen on; for dockerd use pluginSocketPath(name). */
-  socket: string
+  socket: string;
   /** AUTHZ_STATE_DIR (created if missing). */
-  stateDir: string
+  stateDir: string;
   /** AUTHZ_POLICY, only set when given. */
-  policyFile?: string
+  policyFile?: string;
   /** Extra/overriding environment (applied last). */
-  env?: Record<string, string>
+  env?: Record<string, string>;
   /** argv to run instead of [node, dist/cli.js, serve]. */
-  command?: string[]
+  command?: string[];
   /** Working directory; defaults to stateDir so no stray .env in the repo is picked up. */
-  cwd?: string
+  cwd?: string;
   /** How long to wait for `GET /` to answer 200. Default 15s. */
-  readyTimeoutMs?: number
+  readyTimeoutMs?: number;
 }
 
 export interface ExitInfo {
-  code: number | null
-  signal: NodeJS.Signals | null
+  code: number | null;
+  signal: NodeJS.Signals | null;
 }
 
 export interface PluginProcess {
-  readonly pid: number
-  readonly socket: string
+  readonly pid: number;
+  readonly socket: string;
   /** Exit code once exited (null while running or when killed by a signal). */
-  readonly exitCode: number | null
+  readonly exitCode: number | null;
   /** Exit status once exited, otherwise undefined. */
-  exitStatus(): ExitInfo | undefined
+  exitStatus(): ExitInfo | undefined;
   /** Complete stdout lines so far. */
-  lines(): string[]
+  lines(): string[];
   /** Stdout lines that parsed as JSON objects, in order. */
-  records(): unknown[]
+  records(): unknown[];
   /**
    * Resolve with the first stdout JSON object (at line index >= `from`) for which
    * `pred` returns true; reject on timeout (default 10s) or if the plugin exits first.
    * Use `from = p.lines().length` to only consider lines printed from now on.
    */
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- log records are untyped JSON
-  waitForLine<T = any>(pred: (obj: T) => boolean, timeoutMs?: number, from?: number): Promise<T>
+  waitForLine<T = any>(pred: (obj: T) => boolean, timeoutMs?: number, from?: number): Promise<T>;
   /** Everything written to stderr so far. */
-  stderr(): string
+  stderr(): string;
   /** SIGTERM, wait for exit (SIGKILL after 10s), remove the socket. Idempotent. */
-  stop(): Promise<ExitInfo>
+  stop(): Promise<ExitInfo>;
   /** SIGKILL (even while a stop() is pending), wait for exit, remove the socket. */
-  kill(): Promise<ExitInfo>
+  kill(): Promise<ExitInfo>;
 }
 
 /** e.g. `authz-e2e-1234-a1b2c3`. */
 export function uniquePluginName(): string {
-  return `authz-e2e-${process.pid}-${randomBytes(3).toString('hex')}`
+  return `authz-e2e-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
 /** `/run/docker/plugins/<name>.sock` */
 export function pluginSocketPath(name: string): string {
-  return path.join(PLUGINS_DIR, `${name}.sock`)
+  return path.join(PLUGINS_DIR, `${name}.sock`);
 }
 
 /** Create /run/docker/plugins (mode 0755) if missing. */
 export async function ensurePluginsDir(): Promise<void> {
-  await mkdir(PLUGINS_DIR, { recursive: true, mode: 0o755 })
+  await mkdir(PLUGINS_DIR, { recursive: true, mode: 0o755 });
 }
 
 function pluginEnv(opts: PluginOptions): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
+  const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) {
     // keep the parent's AUTHZ_* settings and test-runner loaders out of the plugin
-    if (!k.startsWith('AUTHZ_') && k !== 'NODE_OPTIONS') env[k] = v
+    if (!k.startsWith('AUTHZ_') && k !== 'NODE_OPTIONS') env[k] = v;
   }
-  env.AUTHZ_SOCKET = opts.socket
-  env.AUTHZ_STATE_DIR = opts.stateDir
-  if (opts.policyFile !== undefined) env.AUTHZ_POLICY = opts.policyFile
-  env.AUTHZ_LOG_LEVEL = 'info'
-  return { ...env, ...opts.env }
+  env.AUTHZ_SOCKET = opts.socket;
+  env.AUTHZ_STATE_DIR = opts.stateDir;
+  if (opts.policyFile !== undefined) env.AUTHZ_POLICY = opts.policyFile;
+  env.AUTHZ_LOG_LEVEL = 'info';
+  return { ...env, ...opts.env };
 }
 
 export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
-  const argv = opts.command ?? [process.execPath, PLUGIN_CLI, 'serve']
-  const [cmd, ...args] = argv
-  if (cmd === undefined) throw new Error('startPlugin: empty command')
+  const argv = opts.command ?? [process.execPath, PLUGIN_CLI, 'serve'];
+  const [cmd, ...args] = argv;
+  if (cmd === undefined) throw new Error('startPlugin: empty command');
   if (opts.command === undefined && !existsSync(PLUGIN_CLI)) {
-    throw new Error(`${PLUGIN_CLI} does not exist; run \`npm run build\` first`)
+    throw new Error(`${PLUGIN_CLI} does not exist; run \`npm run build\` first`);
   }
-  await mkdir(path.dirname(opts.socket), { recursive: true, mode: 0o755 })
-  await mkdir(opts.stateDir, { recursive: true })
+  await mkdir(path.dirname(opts.socket), { recursive: true, mode: 0o755 });
+  await mkdir(opts.stateDir, { recursive: true });
 
   const child = spawn(cmd, args, {
     cwd: opts.cwd ?? opts.stateDir,
     env: pluginEnv(opts),
     stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  });
 
-  const lines: string[] = []
-  const parsed: unknown[] = [] // parallel to lines; undefined for non-JSON lines
-  let partial = ''
-  let errText = ''
+  const lines: string[] = [];
+  const parsed: unknown[] = []; // parallel to lines; undefined for non-JSON lines
+  let partial = '';
+  let errText = '';
   child.stdout.on('data', (c: Buffer) => {
-    partial += c.toString('utf8')
-    let nl: number
+    partial += c.toString('utf8');
+    let nl: number;
     while ((nl = partial.indexOf('\n')) >= 0) {
-      const line = partial.slice(0, nl).replace(/\r$/, '')
-      partial = partial.slice(nl + 1)
-      lines.push(line)
-      parsed.push(parseObject(line))
+      const line = partial.slice(0, nl).replace(/\r$/, '');
+      partial = partial.slice(nl + 1);
+      lines.push(line);
+      parsed.push(parseObject(line));
     }
-  })
-  child.stderr.on('data', (c: Buffer) => (errText += c.toString('utf8')))
+  });
+  child.stderr.on('data', (c: Buffer) => (errText += c.toString('utf8')));
 
-  let exitInfo: ExitInfo | undefined
-  let spawnError: Error | undefined
+  let exitInfo: ExitInfo | undefined;
+  let spawnError: Error | undefined;
   const exited = new Promise<ExitInfo>((resolve) => {
     child.once('error', (e) => {
-      spawnError = e
-      exitInfo ??= { code: null, signal: null }
-      resolve(exitInfo)
-    })
+      spawnError = e;
+      exitInfo ??= { code: null, signal: null };
+      resolve(exitInfo);
+    });
     child.once('exit', (code, sig) => {
-      exitInfo = { code, signal: sig }
-      resolve(exitInfo)
-    })
-  })
-  const pid = child.pid ?? -1
+      exitInfo = { code, signal: sig };
+      resolve(exitInfo);
+    });
+  });
+  const pid = child.pid ?? -1;
   // Last resort if the test process exits without running teardowns.
-  let running = child.pid !== undefined
-  void exited.then(() => (running = false))
+  let running = child.pid !== undefined;
+  void exited.then(() => (running = false));
   const onExit = (): void => {
-    if (running) signal(pid, 'SIGKILL')
-    rmSync(opts.socket, { force: true })
-  }
-  process.once('exit', onExit)
+    if (running) signal(pid, 'SIGKILL');
+    rmSync(opts.socket, { force: true });
+  };
+  process.once('exit', onExit);
 
   const deadReason = (): string | undefined => {
-    if (spawnError !== undefined) return `plugin failed to spawn: ${spawnError.message}`
-    if (exitInfo === undefined) return undefined
-    return `plugin exited (code=${exitInfo.code} signal=${exitInfo.signal})\n--- stderr\n${errText}\n--- stdout\n${lines.join('\n')}${partial}`
-  }
+    if (spawnError !== undefined) return `plugin failed to spawn: ${spawnError.message}`;
+    if (exitInfo === undefined) return undefined;
+    return `plugin exited (code=${exitInfo.code} signal=${exitInfo.signal})\n--- stderr\n${errText}\n--- stdout\n${lines.join('\n')}${partial}`;
+  };
 
   const finish = async (sig: NodeJS.Signals, graceMs: number): Promise<ExitInfo> => {
     if (exitInfo === undefined) {
-      signal(pid, sig)
-      let timer: NodeJS.Timeout | undefined
-      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)))
-      const first = await Promise.race([exited, late])
-      clearTimeout(timer)
-      if (first === 'late') signal(pid, 'SIGKILL')
+      signal(pid, sig);
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((r) => (timer = setTimeout(() => r('late'), graceMs)));
+      const first = await Promise.race([exited, late]);
+      clearTimeout(timer);
+      if (first === 'late') signal(pid, 'SIGKILL');
     }
-    const info = await exited
-    await rm(opts.socket, { force: true })
-    process.removeListener('exit', onExit)
-    return info
-  }
-  let stopping: Promise<ExitInfo> | undefined
-  const stop = (): Promise<ExitInfo> => (stopping ??= finish('SIGTERM', 10_000))
+    const info = await exited;
+    await rm(opts.socket, { force: true });
+    process.removeListener('exit', onExit);
+    return info;
+  };
+  let stopping: Promise<ExitInfo> | undefined;
+  const stop = (): Promise<ExitInfo> => (stopping ??= finish('SIGTERM', 10_000));
   const kill = (): Promise<ExitInfo> => {
-    if (exitInfo === undefined) signal(pid, 'SIGKILL') // also escalates a stop() in progress
-    return (stopping ??= finish('SIGKILL', 10_000))
-  }
+    if (exitInfo === undefined) signal(pid, 'SIGKILL'); // also escalates a stop() in progress
+    return (stopping ??= finish('SIGKILL', 10_000));
+  };
 
   try {
     await pollUntil(
       async () => {
         try {
-          return (await unixRequest(opts.socket, 'GET', '/', { timeoutMs: 2_000 })).status === 200
+          return (await unixRequest(opts.socket, 'GET', '/', { timeoutMs: 2_000 })).status === 200;
         } catch {
-          return false
+          return false;
         }
       },
       { timeoutMs: opts.readyTimeoutMs ?? 15_000, intervalMs: 50, what: `plugin on ${opts.socket}`, abort: deadReason },
-    )
+    );
   } catch (e) {
-    await kill()
-    throw new Error(`${(e as Error).message}\n--- plugin stderr\n${errText}\n--- plugin stdout\n${lines.join('\n')}${partial}`, { cause: e })
+    await kill();
+    throw new Error(`${(e as Error).message}\n--- plugin stderr\n${errText}\n--- plugin stdout\n${lines.join('\n')}${partial}`, {
+      cause: e,
+    });
   }
 
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- log records are untyped JSON
   const waitForLine = <T = any>(pred: (obj: T) => boolean, timeoutMs = 10_000, from = 0): Promise<T> => {
-    let next = from
+    let next = from;
     return pollUntil(
       () => {
         for (; next < parsed.length; next++) {
-          const obj = parsed[next]
-          if (obj === undefined) continue
-          let hit: boolean
+          const obj = parsed[next];
+          if (obj === undefined) continue;
+          let hit: boolean;
           try {
-            hit = pred(obj as T)
+            hit = pred(obj as T);
           } catch {
-            hit = false
+            hit = false;
           }
-          if (hit) return { obj: obj as T }
+          if (hit) return { obj: obj as T };
         }
-        return undefined
+        return undefined;
       },
       {
         timeoutMs,
@@ -224,14 +226,14 @@ export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
         what: `a plugin log line matching ${pred.toString()}`,
         abort: deadReason,
       },
-    ).then((r) => r.obj)
-  }
+    ).then((r) => r.obj);
+  };
 
   return {
     pid,
     socket: opts.socket,
     get exitCode() {
-      return exitInfo?.code ?? null
+      return exitInfo?.code ?? null;
     },
     exitStatus: () => exitInfo,
     lines: () => [...lines],
@@ -240,16 +242,16 @@ export async function startPlugin(opts: PluginOptions): Promise<PluginProcess> {
     stderr: () => errText,
     stop,
     kill,
-  }
+  };
 }
 
 function parseObject(line: string): unknown {
-  if (!line.startsWith('{')) return undefined
+  if (!line.startsWith('{')) return undefined;
   try {
-    const v: unknown = JSON.parse(line)
-    return typeof v === 'object' && v !== null ? v : undefined
+    const v: unknown = JSON.parse(line);
+    return typeof v === 'object' && v !== null ? v : undefined;
   } catch {
-    return undefined
+    return undefined;
   }
 }
 
@@ -287,11 +289,11 @@ server.listen(sock, () => console.log(JSON.stringify({ msg: 'listening', socket:
 const shutdown = () => { server.close(() => process.exit(0)); server.closeAllConnections() }
 process.on('SIGTERM', shutdown)
 process.on('SIGINT', shutdown)
-`
+`;
 
 /** Write the allow-all stand-in into `dir`; returns the argv to pass as `command`. */
 export async function writeAllowAllPlugin(dir: string): Promise<string[]> {
-  const file = path.join(dir, 'allow-all-plugin.mjs')
-  await writeFile(file, ALLOW_ALL_PLUGIN_SOURCE)
-  return [process.execPath, file]
+  const file = path.join(dir, 'allow-all-plugin.mjs');
+  await writeFile(file, ALLOW_ALL_PLUGIN_SOURCE);
+  return [process.execPath, file];
 }

@@ -3,7 +3,13 @@ import { loadConfig } from '../../../src/config/config.js';
 
 t.test('defaults', async (t) => {
   const c = loadConfig({});
-  t.same(c, { socket: '/run/docker/plugins/authz.sock', pluginName: 'authz', policyFile: undefined, stateDir: '/var/lib/docker-authz', logLevel: 'info' });
+  t.same(c, {
+    socket: '/run/docker/plugins/authz.sock',
+    pluginName: 'authz',
+    policyFile: undefined,
+    stateDir: '/var/lib/docker-authz',
+    logLevel: 'info',
+  });
   t.ok(Object.isFrozen(c));
 });
 

@@ -28,7 +28,49 @@ t.test('the default policy refuses each dangerous create from the real corpus, n
 });
 
 t.test('everyday work from the corpus is allowed once greeted', async (t) => {
-  for (const file of ['01', '02', '04', '05', '06', '07', '08', '09', '10', '13', '14', '16', '18', '28', '29', '30', '31', '32', '33', '34', '35', '36', '37', '39', '41', '42', '43b', '44', '45', '46', '47', '48', '49', '52', '53', '54', '55', '56', '57', '58', '64']) {
+  for (const file of [
+    '01',
+    '02',
+    '04',
+    '05',
+    '06',
+    '07',
+    '08',
+    '09',
+    '10',
+    '13',
+    '14',
+    '16',
+    '18',
+    '28',
+    '29',
+    '30',
+    '31',
+    '32',
+    '33',
+    '34',
+    '35',
+    '36',
+    '37',
+    '39',
+    '41',
+    '42',
+    '43b',
+    '44',
+    '45',
+    '46',
+    '47',
+    '48',
+    '49',
+    '52',
+    '53',
+    '54',
+    '55',
+    '56',
+    '57',
+    '58',
+    '64',
+  ]) {
     for (const env of corpusRequests(`${file}-`)) {
       const d = decide(env);
       t.ok(d.allow, `${file}: ${String(env.RequestMethod)} ${String(env.RequestUri)} ${d.allow ? '' : d.message}`);
@@ -38,9 +80,16 @@ t.test('everyday work from the corpus is allowed once greeted', async (t) => {
 
 t.test('the hello gate', async (t) => {
   const ps = envelope('GET', '/v1.41/containers/json');
-  t.match(evaluate(policy, request(ps), nobodyGreeted), { allow: false, rule: 'hello', message: 'You must say hello first: run "docker run hello-world"' });
+  t.match(evaluate(policy, request(ps), nobodyGreeted), {
+    allow: false,
+    rule: 'hello',
+    message: 'You must say hello first: run "docker run hello-world"',
+  });
   t.ok(evaluate(policy, request(ps), greeted('@anonymous')).allow);
-  t.notOk(evaluate(policy, request({ ...ps, User: 'bob' }), greeted('@anonymous')).allow, 'per identity: alice greeting does not open the gate for bob');
+  t.notOk(
+    evaluate(policy, request({ ...ps, User: 'bob' }), greeted('@anonymous')).allow,
+    'per identity: alice greeting does not open the gate for bob',
+  );
 
   const steps = [
     envelope('HEAD', '/_ping'),
@@ -61,10 +110,15 @@ t.test('the hello gate', async (t) => {
     envelope('POST', '/v1.41/containers/create', { Image: 'evil/hello-world' }),
     envelope('POST', '/v1.41/containers/x/start', undefined, { 'Content-Length': '0' }),
   ];
-  for (const env of notSteps) t.match(evaluate(policy, request(env), nobodyGreeted), { allow: false, rule: 'hello' }, String(env.RequestUri));
+  for (const env of notSteps)
+    t.match(evaluate(policy, request(env), nobodyGreeted), { allow: false, rule: 'hello' }, String(env.RequestUri));
 
   const privilegedHello = envelope('POST', '/v1.41/containers/create', { Image: 'hello-world', HostConfig: { Privileged: true } });
-  t.match(evaluate(policy, request(privilegedHello), nobodyGreeted), { allow: false, rule: 'no-privileged' }, 'the greeting is not a way around the rules');
+  t.match(
+    evaluate(policy, request(privilegedHello), nobodyGreeted),
+    { allow: false, rule: 'no-privileged' },
+    'the greeting is not a way around the rules',
+  );
 
   const global = policyFrom('version: 1\nhello: { scope: global }\n');
   t.ok(evaluate(global, request({ ...ps, User: 'bob' }), greeted('alice')).allow, 'global scope: one hello opens the gate');
@@ -75,7 +129,9 @@ t.test('the hello gate', async (t) => {
 });
 
 t.test('host paths: normalised, allow-listed by directory, never by prefix', async (t) => {
-  const p = policyFrom('version: 1\nhello: { enabled: false }\napi: { minVersion: "1.12" }\nrules:\n  - { id: hp, kind: host-mounts, allowedPaths: [/srv/data, /run/user/] }\n');
+  const p = policyFrom(
+    'version: 1\nhello: { enabled: false }\napi: { minVersion: "1.12" }\nrules:\n  - { id: hp, kind: host-mounts, allowedPaths: [/srv/data, /run/user/] }\n',
+  );
   const bind = (src: string) => evaluate(p, request(create({ Binds: [`${src}:/mnt`] })), everyoneGreeted).allow;
   t.ok(bind('/srv/data'));
   t.ok(bind('/srv/data/x/'));
@@ -85,14 +141,36 @@ t.test('host paths: normalised, allow-listed by directory, never by prefix', asy
   t.notOk(bind('/srv/data/../../etc'));
   t.notOk(bind('//etc'));
   t.notOk(bind('/var/run/docker.sock'), 'the docker socket itself');
-  t.ok(evaluate(p, request(create({ Binds: ['named-volume:/data', '/anonymous'] })), everyoneGreeted).allow, 'named and anonymous volumes are not host paths');
-  const lower = evaluate(p, request(envelope('POST', '/v1.41/containers/create', { image: 'x', hostconfig: { binds: ['/:/h'] } })), everyoneGreeted);
+  t.ok(
+    evaluate(p, request(create({ Binds: ['named-volume:/data', '/anonymous'] })), everyoneGreeted).allow,
+    'named and anonymous volumes are not host paths',
+  );
+  const lower = evaluate(
+    p,
+    request(envelope('POST', '/v1.41/containers/create', { image: 'x', hostconfig: { binds: ['/:/h'] } })),
+    everyoneGreeted,
+  );
   t.match(lower, { allow: false, message: /HostConfig\.Binds\[0\]/ }, 'lower-case keys are what the daemon reads');
   const legacy = evaluate(p, request(envelope('POST', '/v1.19/containers/create', { Image: 'x', Binds: ['/:/h'] })), everyoneGreeted);
   t.match(legacy, { allow: false, message: /: Binds\[0\] "\/:\/h"/ }, 'top-level HostConfig fields (old API)');
-  const volMount = create({ Mounts: [{ Type: 'volume', Target: '/h', VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/' } } } }] });
-  t.match(evaluate(p, request(volMount), everyoneGreeted), { allow: false, message: /Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/ });
-  const volCreate = envelope('POST', '/v1.41/volumes/create', { Name: 'v', Driver: 'local', DriverOpts: { type: 'none', o: 'bind', device: '/etc' } });
+  const volMount = create({
+    Mounts: [
+      {
+        Type: 'volume',
+        Target: '/h',
+        VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/' } } },
+      },
+    ],
+  });
+  t.match(evaluate(p, request(volMount), everyoneGreeted), {
+    allow: false,
+    message: /Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/,
+  });
+  const volCreate = envelope('POST', '/v1.41/volumes/create', {
+    Name: 'v',
+    Driver: 'local',
+    DriverOpts: { type: 'none', o: 'bind', device: '/etc' },
+  });
   t.match(evaluate(p, request(volCreate), everyoneGreeted), { allow: false, message: /DriverOpts\.device "\/etc"/ });
   const tmpfs = envelope('POST', '/v1.41/volumes/create', { Name: 'v', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=10m' } });
   t.ok(evaluate(p, request(tmpfs), everyoneGreeted).allow, 'tmpfs volumes are not host paths');
@@ -106,7 +184,9 @@ t.test('capabilities, however spelled', async (t) => {
   }
   t.ok(decide(create({ CapAdd: ['NET_BIND_SERVICE', 'CAP_CHOWN'], CapDrop: ['ALL'] })).allow, 'default capabilities may be re-added');
   t.match(decide(create({ Capabilities: ['CAP_SYS_ADMIN'] })), { allow: false, message: /HostConfig\.Capabilities\[0\]/ });
-  const allowNetAdmin = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: c, kind: capabilities, allowed: [CAP_NET_ADMIN] }\n');
+  const allowNetAdmin = policyFrom(
+    'version: 1\nhello: { enabled: false }\nrules:\n  - { id: c, kind: capabilities, allowed: [CAP_NET_ADMIN] }\n',
+  );
   t.ok(evaluate(allowNetAdmin, request(create({ CapAdd: ['net_admin'] })), everyoneGreeted).allow);
 });
 
@@ -150,27 +230,52 @@ rules:
   t.match(evaluate(p, request(priv), everyoneGreeted), { allow: false, rule: 'no-priv' });
   t.match(evaluate(p, request({ ...priv, User: 'root-admin' }), everyoneGreeted), { allow: true, rule: 'admins' });
   t.ok(evaluate(p, request({ ...priv, User: 'trusted' }), everyoneGreeted).allow);
-  t.match(evaluate(p, request({ ...create({}), User: 'ci' }), everyoneGreeted), { allow: false, rule: 'ci-readonly', message: 'denied by rule ci-readonly: operation container.create is not allowed' });
+  t.match(evaluate(p, request({ ...create({}), User: 'ci' }), everyoneGreeted), {
+    allow: false,
+    rule: 'ci-readonly',
+    message: 'denied by rule ci-readonly: operation container.create is not allowed',
+  });
   t.ok(evaluate(p, request({ ...envelope('GET', '/v1.41/containers/json'), User: 'ci' }), everyoneGreeted).allow);
 });
 
 t.test('old API versions are refused by default; the legacy shapes are still judged when allowed', async (t) => {
   t.match(decide(envelope('POST', '/v1.23/containers/x/start', { Privileged: true })), {
-    allow: false, rule: 'api-version', message: 'denied by rule api-version: API version 1.23 is older than 1.24, the oldest this policy allows',
+    allow: false,
+    rule: 'api-version',
+    message: 'denied by rule api-version: API version 1.23 is older than 1.24, the oldest this policy allows',
   });
   t.ok(decide(envelope('GET', '/v1.24/info')).allow);
-  t.ok(decide(envelope('GET', '/info')).allow, 'unversioned requests get the daemon\'s own version');
+  t.ok(decide(envelope('GET', '/info')).allow, "unversioned requests get the daemon's own version");
   const old = policyFrom('version: 1\nhello: { enabled: false }\napi: { minVersion: "1.12" }\nrules:\n  - { id: np, kind: privileged }\n');
-  t.match(evaluate(old, request(envelope('POST', '/v1.23/containers/x/start', { Privileged: true })), everyoneGreeted), { allow: false, rule: 'np' });
+  t.match(evaluate(old, request(envelope('POST', '/v1.23/containers/x/start', { Privileged: true })), everyoneGreeted), {
+    allow: false,
+    rule: 'np',
+  });
 });
 
 t.test('nothing allows disabling or replacing this plugin through the API', async (t) => {
-  const named = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: all, kind: operations, effect: allow, operations: ["*"] }\n', 'ci-gate');
-  for (const [m, u] of [['POST', '/v1.41/plugins/ci-gate/disable'], ['DELETE', '/v1.41/plugins/ci-gate:latest'], ['POST', '/v1.41/plugins/docker.io/library/ci-gate/set'],
-    ['POST', '/v1.41/plugins/pull?remote=evil/authz&name=ci-gate'], ['POST', '/v1.41/plugins/pull?remote=ci-gate'], ['POST', '/v1.41/plugins/create?name=ci-gate']] as const) {
-    t.match(evaluate(named, request(envelope(m, u, undefined, { 'Content-Length': '0' })), everyoneGreeted), { allow: false, rule: 'self-protection' }, u);
+  const named = policyFrom(
+    'version: 1\nhello: { enabled: false }\nrules:\n  - { id: all, kind: operations, effect: allow, operations: ["*"] }\n',
+    'ci-gate',
+  );
+  for (const [m, u] of [
+    ['POST', '/v1.41/plugins/ci-gate/disable'],
+    ['DELETE', '/v1.41/plugins/ci-gate:latest'],
+    ['POST', '/v1.41/plugins/docker.io/library/ci-gate/set'],
+    ['POST', '/v1.41/plugins/pull?remote=evil/authz&name=ci-gate'],
+    ['POST', '/v1.41/plugins/pull?remote=ci-gate'],
+    ['POST', '/v1.41/plugins/create?name=ci-gate'],
+  ] as const) {
+    t.match(
+      evaluate(named, request(envelope(m, u, undefined, { 'Content-Length': '0' })), everyoneGreeted),
+      { allow: false, rule: 'self-protection' },
+      u,
+    );
   }
-  t.match(evaluate(named, request(envelope('POST', '/v1.41/plugins/other/disable', undefined, { 'Content-Length': '0' })), everyoneGreeted), { allow: true, rule: 'all' });
+  t.match(
+    evaluate(named, request(envelope('POST', '/v1.41/plugins/other/disable', undefined, { 'Content-Length': '0' })), everyoneGreeted),
+    { allow: true, rule: 'all' },
+  );
 });
 
 t.test('host settings: cgroup parent, sysctls, runtimes, log drivers, remote fetches', async (t) => {
@@ -178,15 +283,24 @@ t.test('host settings: cgroup parent, sysctls, runtimes, log drivers, remote fet
     [{ CgroupParent: '/' }, /HostConfig\.CgroupParent "\/"/],
     [{ Sysctls: { 'kernel.shm_rmid_forced': '1' } }, /HostConfig\.Sysctls\["kernel\.shm_rmid_forced"\] sets a kernel parameter/],
     [{ Runtime: 'nvidia' }, /HostConfig\.Runtime "nvidia" is not an allowed runtime/],
-    [{ LogConfig: { Type: 'syslog', Config: { 'syslog-address': 'tcp://evil:514' } } }, /HostConfig\.LogConfig\.Type "syslog" sends logs off this host/],
+    [
+      { LogConfig: { Type: 'syslog', Config: { 'syslog-address': 'tcp://evil:514' } } },
+      /HostConfig\.LogConfig\.Type "syslog" sends logs off this host/,
+    ],
   ];
   for (const [hc, message] of denied) t.match(decide(create(hc)), { allow: false, rule: 'host-settings', message }, JSON.stringify(hc));
   t.ok(decide(create({ LogConfig: { Type: 'json-file', Config: {} }, Runtime: 'runc', CgroupParent: '' })).allow);
-  t.match(decide(envelope('POST', '/v1.41/images/create?fromSrc=http%3A%2F%2F169.254.169.254%2Flatest&repo=x')), { allow: false, rule: 'host-settings', message: /fromSrc "http:\/\/169\.254\.169\.254\/latest"/ });
+  t.match(decide(envelope('POST', '/v1.41/images/create?fromSrc=http%3A%2F%2F169.254.169.254%2Flatest&repo=x')), {
+    allow: false,
+    rule: 'host-settings',
+    message: /fromSrc "http:\/\/169\.254\.169\.254\/latest"/,
+  });
   t.ok(decide(envelope('POST', '/v1.41/images/create?fromSrc=-&repo=x')).allow, 'import from the request body');
   t.match(decide(envelope('POST', '/v1.41/build?remote=https%3A%2F%2Fexample.com%2Fctx.tar')), { allow: false, rule: 'host-settings' });
   t.match(decide(envelope('POST', '/v1.41/build?cgroupparent=%2F')), { allow: false, rule: 'host-settings', message: /cgroupparent/ });
-  const sysctlOk = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: h, kind: host-settings, allowedSysctls: ["net.ipv4.*"] }\n');
+  const sysctlOk = policyFrom(
+    'version: 1\nhello: { enabled: false }\nrules:\n  - { id: h, kind: host-settings, allowedSysctls: ["net.ipv4.*"] }\n',
+  );
   t.ok(evaluate(sysctlOk, request(create({ Sysctls: { 'net.ipv4.ip_forward': '1' } })), everyoneGreeted).allow);
 });
 
@@ -201,7 +315,10 @@ rules:
   - { id: sec, kind: security-options }
 `);
   const service = (containerSpec: Record<string, unknown>, extra: Record<string, unknown> = {}) =>
-    envelope('POST', '/v1.41/services/create', { Name: 's', TaskTemplate: { ContainerSpec: { Image: 'busybox', ...containerSpec }, ...extra } });
+    envelope('POST', '/v1.41/services/create', {
+      Name: 's',
+      TaskTemplate: { ContainerSpec: { Image: 'busybox', ...containerSpec }, ...extra },
+    });
   const cases: [Record<string, unknown>, Record<string, unknown>, string, RegExp][] = [
     [{ Mounts: [{ Type: 'bind', Source: '/', Target: '/h' }] }, {}, 'hp', /TaskTemplate\.ContainerSpec\.Mounts\[0\]\.Source "\/"/],
     [{ CapabilityAdd: ['CAP_SYS_ADMIN'] }, {}, 'caps', /CapAdd\[0\] "CAP_SYS_ADMIN"/],
@@ -214,17 +331,31 @@ rules:
     t.match(evaluate(p, request(service(spec, extra)), everyoneGreeted), { allow: false, rule, message }, JSON.stringify({ spec, extra }));
   }
   t.ok(evaluate(p, request(service({ Mounts: [{ Type: 'volume', Source: 'data', Target: '/d' }] })), everyoneGreeted).allow);
-  const update = envelope('POST', '/v1.41/services/abc/update?version=3', { TaskTemplate: { ContainerSpec: { Image: 'x', Mounts: [{ Type: 'bind', Source: '/etc', Target: '/e' }] } } });
+  const update = envelope('POST', '/v1.41/services/abc/update?version=3', {
+    TaskTemplate: { ContainerSpec: { Image: 'x', Mounts: [{ Type: 'bind', Source: '/etc', Target: '/e' }] } },
+  });
   t.match(evaluate(p, request(update), everyoneGreeted), { allow: false, rule: 'hp' });
   const pluginService = envelope('POST', '/v1.41/services/create', { TaskTemplate: { Runtime: 'plugin', PluginSpec: { Remote: 'x' } } });
   t.throws(() => request(pluginService), /not judged/);
 });
 
 t.test('local volumes that mount host filesystems are refused, whatever the device', async (t) => {
-  for (const opts of [{ type: 'proc', device: 'proc' }, { type: 'sysfs', device: 'sysfs' }, { type: 'cgroup', device: 'cgroup' },
-    { type: 'overlay', device: 'overlay', o: 'lowerdir=/etc:/usr' }, { type: 'ext4', device: 'dev/sda1' }, { type: 'ext4', device: '/dev/sda1' }]) {
-    t.match(decide(envelope('POST', '/v1.41/volumes/create', { Name: 'v1', Driver: 'local', DriverOpts: opts })), { allow: false, rule: 'host-paths' }, JSON.stringify(opts));
-    const inline = create({ Mounts: [{ Type: 'volume', Target: '/m', VolumeOptions: { DriverConfig: { Name: 'local', Options: opts } } }] });
+  for (const opts of [
+    { type: 'proc', device: 'proc' },
+    { type: 'sysfs', device: 'sysfs' },
+    { type: 'cgroup', device: 'cgroup' },
+    { type: 'overlay', device: 'overlay', o: 'lowerdir=/etc:/usr' },
+    { type: 'ext4', device: 'dev/sda1' },
+    { type: 'ext4', device: '/dev/sda1' },
+  ]) {
+    t.match(
+      decide(envelope('POST', '/v1.41/volumes/create', { Name: 'v1', Driver: 'local', DriverOpts: opts })),
+      { allow: false, rule: 'host-paths' },
+      JSON.stringify(opts),
+    );
+    const inline = create({
+      Mounts: [{ Type: 'volume', Target: '/m', VolumeOptions: { DriverConfig: { Name: 'local', Options: opts } } }],
+    });
     t.match(decide(inline), { allow: false, rule: 'host-paths' }, `inline ${JSON.stringify(opts)}`);
   }
   t.match(decide(envelope('POST', '/v1.41/volumes/create', { Name: 'p', DriverOpts: { type: 'proc', device: 'proc' } })), {
@@ -245,15 +376,27 @@ t.test('null elements are the zero value, as in Go, and are judged', async (t) =
 
 t.test('shared containers (opt-in)', async (t) => {
   const p = policyFrom('version: 1\nhello: { enabled: false }\nrules:\n  - { id: sc, kind: shared-containers }\n');
-  for (const hc of [{ VolumesFrom: ['old'] }, { PidMode: 'container:old' }, { NetworkMode: 'container:old' }, { IpcMode: 'container:old' }]) {
+  for (const hc of [
+    { VolumesFrom: ['old'] },
+    { PidMode: 'container:old' },
+    { NetworkMode: 'container:old' },
+    { IpcMode: 'container:old' },
+  ]) {
     t.match(evaluate(p, request(create(hc)), everyoneGreeted), { allow: false, rule: 'sc' }, JSON.stringify(hc));
   }
   t.ok(decide(create({ VolumesFrom: ['old'] })).allow, 'not part of the default policy');
 });
 
 t.test('the default policy keeps cluster and plugin administration closed', async (t) => {
-  for (const [m, u] of [['POST', '/v1.41/plugins/sshfs/disable'], ['POST', '/v1.41/plugins/pull?remote=x'], ['POST', '/v1.41/swarm/init'],
-    ['GET', '/v1.41/swarm/unlockkey'], ['POST', '/v1.41/swarm/leave?force=1'], ['DELETE', '/v1.41/nodes/n1?force=1'], ['GET', '/v1.41/secrets']] as const) {
+  for (const [m, u] of [
+    ['POST', '/v1.41/plugins/sshfs/disable'],
+    ['POST', '/v1.41/plugins/pull?remote=x'],
+    ['POST', '/v1.41/swarm/init'],
+    ['GET', '/v1.41/swarm/unlockkey'],
+    ['POST', '/v1.41/swarm/leave?force=1'],
+    ['DELETE', '/v1.41/nodes/n1?force=1'],
+    ['GET', '/v1.41/secrets'],
+  ] as const) {
     const env = envelope(m, u, m === 'POST' && u.includes('swarm') ? {} : undefined, { 'Content-Length': '0' });
     t.match(decide(env), { allow: false, rule: 'cluster-and-plugins' }, u);
   }

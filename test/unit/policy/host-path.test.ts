@@ -2,8 +2,17 @@ import t from 'tap';
 import { canonicalHostPath, isWithin } from '../../../src/policy/host-path.js';
 
 t.test('normalises like the kernel resolves', async (t) => {
-  const cases: [string, string][] = [['/', '/'], ['//etc//', '/etc'], ['/srv/data/', '/srv/data'], ['/srv/./data/../data', '/srv/data'], ['/../..', '/'],
-    ['/var/run/docker.sock', '/run/docker.sock'], ['/var/run', '/run'], ['/var/runner', '/var/runner'], ['', '/']];
+  const cases: [string, string][] = [
+    ['/', '/'],
+    ['//etc//', '/etc'],
+    ['/srv/data/', '/srv/data'],
+    ['/srv/./data/../data', '/srv/data'],
+    ['/../..', '/'],
+    ['/var/run/docker.sock', '/run/docker.sock'],
+    ['/var/run', '/run'],
+    ['/var/runner', '/var/runner'],
+    ['', '/'],
+  ];
   for (const [input, want] of cases) t.equal(canonicalHostPath(input), want, input);
 });
 

@@ -3,7 +3,13 @@ import { canonicalImage } from '../../../src/policy/image-ref.js';
 
 t.test('the spellings of one image compare equal', async (t) => {
   const want = 'docker.io/library/hello-world:latest';
-  for (const ref of ['hello-world', 'hello-world:latest', 'library/hello-world', 'docker.io/library/hello-world', 'index.docker.io/library/hello-world:latest']) {
+  for (const ref of [
+    'hello-world',
+    'hello-world:latest',
+    'library/hello-world',
+    'docker.io/library/hello-world',
+    'index.docker.io/library/hello-world:latest',
+  ]) {
     t.equal(canonicalImage(ref), want, ref);
   }
   t.equal(canonicalImage('hello-world', 'latest'), want, 'pull passes the tag separately');

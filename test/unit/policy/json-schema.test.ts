@@ -9,7 +9,17 @@ t.test('policy/policy.schema.json is generated from the zod schema and up to dat
 
 t.test('the JSON Schema knows every rule kind', async (t) => {
   const text = JSON.stringify(policyJsonSchema());
-  for (const kind of ['operations', 'privileged', 'host-mounts', 'capabilities', 'devices', 'host-namespaces', 'security-options', 'host-settings', 'shared-containers']) {
+  for (const kind of [
+    'operations',
+    'privileged',
+    'host-mounts',
+    'capabilities',
+    'devices',
+    'host-namespaces',
+    'security-options',
+    'host-settings',
+    'shared-containers',
+  ]) {
     t.match(text, `"const":"${kind}"`, kind);
   }
 });

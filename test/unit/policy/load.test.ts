@@ -9,7 +9,10 @@ t.test('the shipped default policy is valid and has the promised rules', async (
   if (!r.ok) return;
   t.equal(r.source, DEFAULT_POLICY_FILE);
   t.same(r.policy.hello, { enabled: true, image: 'hello-world', scope: 'identity' });
-  t.same(r.policy.rules.map((x) => x.kind), ['privileged', 'host-mounts', 'capabilities', 'devices', 'host-namespaces', 'security-options', 'host-settings', 'operations']);
+  t.same(
+    r.policy.rules.map((x) => x.kind),
+    ['privileged', 'host-mounts', 'capabilities', 'devices', 'host-namespaces', 'security-options', 'host-settings', 'operations'],
+  );
 });
 
 t.test('defaults fill in a minimal policy', async (t) => {
@@ -36,11 +39,14 @@ t.test('a mistyped key is an error, not silently ignored', async (t) => {
 });
 
 t.test('semantic errors: duplicate ids, unknown groups and operations', async (t) => {
-  const r = parsePolicy(`version: 1
+  const r = parsePolicy(
+    `version: 1
 rules:
   - { id: a, kind: privileged, groups: [nobody] }
   - { id: a, kind: operations, operations: [contianer.create] }
-`, 'p.yaml');
+`,
+    'p.yaml',
+  );
   t.notOk(r.ok);
   if (r.ok) return;
   const text = r.issues.map(formatIssue).join('\n');
@@ -55,7 +61,11 @@ t.test('syntax errors and unreadable files carry positions and codes', async (t)
   const dup = parsePolicy('version: 1\nversion: 1\n', 'dup.yaml');
   t.match(dup, { ok: false, issues: [{ line: 2 }] }, 'duplicate keys in the policy are errors');
   const missing = loadPolicyFile('/nonexistent/policy.yaml');
-  t.match(missing, { ok: false, error: { code: 'AUTHZ_POLICY_UNREADABLE' }, issues: [{ file: '/nonexistent/policy.yaml', line: 1, col: 1 }] });
+  t.match(missing, {
+    ok: false,
+    error: { code: 'AUTHZ_POLICY_UNREADABLE' },
+    issues: [{ file: '/nonexistent/policy.yaml', line: 1, col: 1 }],
+  });
   const dir = t.testdir({});
   const file = join(dir, 'p.yaml');
   writeFileSync(file, 'version: 2\n');

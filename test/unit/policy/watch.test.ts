@@ -44,7 +44,10 @@ function setup(t: Test, file: string, debounceMs = 100): Probe {
   const call = (n: number, timeoutMs = 10_000) =>
     new Promise<string>((resolve, reject) => {
       if (seen.length >= n) return resolve(seen[n - 1]!);
-      const timer = setTimeout(() => reject(new Error(`no callback #${n} within ${timeoutMs} ms; seen ${JSON.stringify(seen)}`)), timeoutMs);
+      const timer = setTimeout(
+        () => reject(new Error(`no callback #${n} within ${timeoutMs} ms; seen ${JSON.stringify(seen)}`)),
+        timeoutMs,
+      );
       waiters.push({
         n,
         resolve: (s) => {

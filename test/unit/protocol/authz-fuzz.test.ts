@@ -22,7 +22,8 @@ function verdict(text: string): { Allow: boolean; Msg?: string } {
 }
 
 const dangerous = ['19', '20', '21', '22', '23', '24', '25', '26', '27'].map((f) => corpusRequests(`${f}-`, 'containers/create')[0]!);
-const decode = (env: Record<string, unknown>) => JSON.parse(Buffer.from(String(env.RequestBody), 'base64').toString('utf8')) as Record<string, unknown>;
+const decode = (env: Record<string, unknown>) =>
+  JSON.parse(Buffer.from(String(env.RequestBody), 'base64').toString('utf8')) as Record<string, unknown>;
 const withBody = (env: Record<string, unknown>, text: string) => ({
   ...env,
   RequestBody: Buffer.from(text).toString('base64'),
@@ -51,14 +52,16 @@ function respell(value: unknown, rnd: Rnd): string {
   const ws = () => [' ', '', '\n', '\t', ''][rnd.nextInt(0, 4)]!;
   const str = (s: string) => {
     let out = '"';
-    for (const ch of s) out += rnd.nextInt(0, 4) === 0 ? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}` : JSON.stringify(ch).slice(1, -1);
+    for (const ch of s)
+      out += rnd.nextInt(0, 4) === 0 ? `\\u${ch.charCodeAt(0).toString(16).padStart(4, '0')}` : JSON.stringify(ch).slice(1, -1);
     return `${out}"`;
   };
   const key = (k: string) => str([...k].map((c) => (rnd.nextInt(0, 1) ? c.toUpperCase() : c.toLowerCase())).join(''));
   if (Array.isArray(value)) return `[${ws()}${value.map((v) => respell(v, rnd)).join(`,${ws()}`)}${ws()}]`;
   if (value !== null && typeof value === 'object') {
     const entries = Object.entries(value).map(([k, v]) => `${key(k)}${ws()}:${ws()}${respell(v, rnd)}`);
-    if (rnd.nextInt(0, 3) === 0) entries.splice(rnd.nextInt(0, entries.length), 0, `"X-Unknown-${rnd.nextInt(0, 999)}":${ws()}{"Privileged":false}`);
+    if (rnd.nextInt(0, 3) === 0)
+      entries.splice(rnd.nextInt(0, entries.length), 0, `"X-Unknown-${rnd.nextInt(0, 999)}":${ws()}{"Privileged":false}`);
     return `{${ws()}${entries.join(`,${ws()}`)}${ws()}}`;
   }
   return typeof value === 'string' ? str(value) : JSON.stringify(value);
@@ -68,19 +71,38 @@ function respell(value: unknown, rnd: Rnd): string {
 function respellUri(uri: string, rnd: Rnd): string {
   const [path, query] = uri.split('?');
   const versioned = path!.replace(/^\/v1\.41/, ['/v1.41', '/v1.41.0', '/v1.40', '/v1.44'][rnd.nextInt(0, 3)]!);
-  const encoded = [...versioned].map((c) => (c !== '/' && rnd.nextInt(0, 5) === 0 ? `%${c.charCodeAt(0).toString(16).toUpperCase()}` : c)).join('');
+  const encoded = [...versioned]
+    .map((c) => (c !== '/' && rnd.nextInt(0, 5) === 0 ? `%${c.charCodeAt(0).toString(16).toUpperCase()}` : c))
+    .join('');
   const target = rnd.nextInt(0, 3) === 0 ? `http://docker${encoded}` : encoded;
   return query === undefined ? target : `${target}?${query}`;
 }
 
 t.test('random input never throws and always gets a verdict', async (t) => {
-  fc.assert(fc.property(fc.string({ maxLength: 300 }), (s) => void verdict(s)), { numRuns: 2000 });
   fc.assert(
-    fc.property(fc.record({ RequestMethod: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'get', ''), RequestUri: fc.string(), RequestBody: fc.option(fc.base64String()), RequestHeaders: fc.option(fc.dictionary(fc.string(), fc.string())), User: fc.option(fc.string()) }, { requiredKeys: [] }),
-      (env) => void verdict(JSON.stringify(env))),
+    fc.property(fc.string({ maxLength: 300 }), (s) => void verdict(s)),
     { numRuns: 2000 },
   );
-  fc.assert(fc.property(fc.anything(), (v) => void verdict(JSON.stringify(v) ?? '')), { numRuns: 1000 });
+  fc.assert(
+    fc.property(
+      fc.record(
+        {
+          RequestMethod: fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'HEAD', 'get', ''),
+          RequestUri: fc.string(),
+          RequestBody: fc.option(fc.base64String()),
+          RequestHeaders: fc.option(fc.dictionary(fc.string(), fc.string())),
+          User: fc.option(fc.string()),
+        },
+        { requiredKeys: [] },
+      ),
+      (env) => void verdict(JSON.stringify(env)),
+    ),
+    { numRuns: 2000 },
+  );
+  fc.assert(
+    fc.property(fc.anything(), (v) => void verdict(JSON.stringify(v) ?? '')),
+    { numRuns: 1000 },
+  );
   t.pass('no exception escaped');
 });
 

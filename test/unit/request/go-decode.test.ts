@@ -16,12 +16,17 @@ t.test('refuses keys that reach a field only through Unicode folding', async (t)
   // 'ſ' (U+017F) folds to 's', 'K' (U+212A, Kelvin) to 'k', 'ı' to 'i' in some Go versions.
   t.throws(() => decode('{"HostConfig":{"Binds":[],"Privileged":false},"HoſtConfig":{}}'), { code: 'AUTHZ_BODY_AMBIGUOUS' });
   t.throws(() => decode('{"Prıvileged":true}'), { code: 'AUTHZ_BODY_AMBIGUOUS' });
-  t.throws(() => decode('{"HostConfig":{"CapAdd":[],"\u212Aernel":1,"Capabilities":null,"Devices":[],"Privıleged":true}}'), { code: 'AUTHZ_BODY_AMBIGUOUS' });
+  t.throws(() => decode('{"HostConfig":{"CapAdd":[],"\u212Aernel":1,"Capabilities":null,"Devices":[],"Privıleged":true}}'), {
+    code: 'AUTHZ_BODY_AMBIGUOUS',
+  });
 });
 
 t.test('refuses a field given twice, whatever the spelling', async (t) => {
   t.throws(() => decode('{"Privileged":true,"Privileged":false}'), { code: 'AUTHZ_BODY_AMBIGUOUS' });
-  t.throws(() => decode('{"HostConfig":{"Privileged":true,"privileged":false}}'), { code: 'AUTHZ_BODY_AMBIGUOUS', message: /HostConfig\.Privileged/ });
+  t.throws(() => decode('{"HostConfig":{"Privileged":true,"privileged":false}}'), {
+    code: 'AUTHZ_BODY_AMBIGUOUS',
+    message: /HostConfig\.Privileged/,
+  });
   t.throws(() => decode('{"HostConfig":{},"hostConfig":{"Privileged":true}}'), { code: 'AUTHZ_BODY_AMBIGUOUS' });
 });
 
@@ -33,7 +38,10 @@ t.test('null leaves a bool alone and clears pointers, slices and maps', async (t
 });
 
 t.test('a value of the wrong type is refused, as the daemon refuses it', async (t) => {
-  t.throws(() => decode('{"HostConfig":{"Privileged":"true"}}'), { code: 'AUTHZ_BODY_INVALID', message: /HostConfig\.Privileged is a JSON string/ });
+  t.throws(() => decode('{"HostConfig":{"Privileged":"true"}}'), {
+    code: 'AUTHZ_BODY_INVALID',
+    message: /HostConfig\.Privileged is a JSON string/,
+  });
   t.throws(() => decode('{"HostConfig":{"Binds":"/:/host"}}'), { code: 'AUTHZ_BODY_INVALID' });
   t.throws(() => decode('{"HostConfig":[]}'), { code: 'AUTHZ_BODY_INVALID' });
   t.throws(() => decode('[]'), { code: 'AUTHZ_BODY_INVALID' });
@@ -54,16 +62,30 @@ t.test('map keys are exact and the later duplicate wins', async (t) => {
 t.test('property: any ASCII casing of a field name reaches that field; two spellings are refused', async (t) => {
   const fc = (await import('fast-check')).default;
   const names = ['Privileged', 'Binds', 'CapAdd', 'PidMode', 'SecurityOpt', 'Devices', 'Mounts', 'NetworkMode'];
-  const values: Record<string, unknown> = { Privileged: true, Binds: ['/:/h'], CapAdd: ['ALL'], PidMode: 'host', SecurityOpt: ['x'], Devices: [], Mounts: [], NetworkMode: 'host' };
-  const casing = (name: string) => fc.array(fc.boolean(), { minLength: name.length, maxLength: name.length })
-    .map((flips) => [...name].map((c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
+  const values: Record<string, unknown> = {
+    Privileged: true,
+    Binds: ['/:/h'],
+    CapAdd: ['ALL'],
+    PidMode: 'host',
+    SecurityOpt: ['x'],
+    Devices: [],
+    Mounts: [],
+    NetworkMode: 'host',
+  };
+  const casing = (name: string) =>
+    fc
+      .array(fc.boolean(), { minLength: name.length, maxLength: name.length })
+      .map((flips) => [...name].map((c, i) => (flips[i] ? c.toUpperCase() : c.toLowerCase())).join(''));
   fc.assert(
-    fc.property(fc.constantFrom(...names).chain((n) => fc.tuple(fc.constant(n), casing(n), casing(n))), ([name, a, b]) => {
-      const one = decode(JSON.stringify({ HostConfig: { [a]: values[name] } }));
-      t.same((one.HostConfig as Record<string, unknown>)[name], values[name]);
-      const twice = `{"HostConfig":{${JSON.stringify(a)}:${JSON.stringify(values[name])},${JSON.stringify(b)}:${JSON.stringify(values[name])}}}`;
-      t.throws(() => decode(twice), { code: 'AUTHZ_BODY_AMBIGUOUS' });
-    }),
+    fc.property(
+      fc.constantFrom(...names).chain((n) => fc.tuple(fc.constant(n), casing(n), casing(n))),
+      ([name, a, b]) => {
+        const one = decode(JSON.stringify({ HostConfig: { [a]: values[name] } }));
+        t.same((one.HostConfig as Record<string, unknown>)[name], values[name]);
+        const twice = `{"HostConfig":{${JSON.stringify(a)}:${JSON.stringify(values[name])},${JSON.stringify(b)}:${JSON.stringify(values[name])}}}`;
+        t.throws(() => decode(twice), { code: 'AUTHZ_BODY_AMBIGUOUS' });
+      },
+    ),
     { numRuns: 200 },
   );
 });

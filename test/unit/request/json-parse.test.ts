@@ -5,14 +5,20 @@ import { MAX_DEPTH, parseJson, type JsonNode } from '../../../src/request/json-p
 // Back to a plain value (last duplicate wins, like JSON.parse) to compare with the platform parser.
 function plain(n: JsonNode): unknown {
   switch (n.t) {
-    case 'null': return null;
-    case 'bool': return n.v;
-    case 'num': return Number(n.raw);
-    case 'str': return n.v;
-    case 'arr': return n.items.map(plain);
+    case 'null':
+      return null;
+    case 'bool':
+      return n.v;
+    case 'num':
+      return Number(n.raw);
+    case 'str':
+      return n.v;
+    case 'arr':
+      return n.items.map(plain);
     case 'obj': {
       const o: Record<string, unknown> = {};
-      for (const [k, v] of n.entries) Object.defineProperty(o, k, { value: plain(v), enumerable: true, configurable: true, writable: true });
+      for (const [k, v] of n.entries)
+        Object.defineProperty(o, k, { value: plain(v), enumerable: true, configurable: true, writable: true });
       return o;
     }
   }

@@ -8,7 +8,10 @@ t.test('every request in the real corpus maps to a known operation', async (t) =
     for (const call of entry.requests) {
       if (call.endpoint !== 'AuthZReq') continue;
       const r = normalize(call.payload!);
-      t.ok(r.ok, `${entry.file}: ${String(call.payload!.RequestMethod)} ${String(call.payload!.RequestUri)} ${r.ok ? r.request.op : r.message}`);
+      t.ok(
+        r.ok,
+        `${entry.file}: ${String(call.payload!.RequestMethod)} ${String(call.payload!.RequestUri)} ${r.ok ? r.request.op : r.message}`,
+      );
       n++;
     }
   }
@@ -44,7 +47,9 @@ t.test('reads the identity from User, anonymous otherwise', async (t) => {
 
 t.test('a body the daemon did not forward is never judged as empty', async (t) => {
   // Over 1 MiB, not JSON by Content-Type, chunked, or a retry: no RequestBody, but the daemon will read one.
-  const hidden = normalize(envelope('POST', '/v1.41/containers/create', undefined, { 'Content-Length': '1100000', 'Content-Type': 'application/json' }));
+  const hidden = normalize(
+    envelope('POST', '/v1.41/containers/create', undefined, { 'Content-Length': '1100000', 'Content-Type': 'application/json' }),
+  );
   t.match(hidden, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', op: 'container.create' });
   const chunked = normalize(envelope('POST', '/v1.41/containers/create', undefined, { 'Content-Type': 'application/json' }));
   t.match(chunked, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE' });
@@ -52,17 +57,27 @@ t.test('a body the daemon did not forward is never judged as empty', async (t) =
   t.match(emptyCreate, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE' }, 'create always has a body');
   const start = normalize(envelope('POST', '/v1.41/containers/x/start', undefined, { 'Content-Length': '0' }));
   t.match(start, { ok: true, request: { op: 'container.start', subject: { kind: 'none' } } }, 'start without a body is fine');
-  const startHidden = normalize(envelope('POST', '/v1.24/containers/x/start', undefined, { 'Content-Type': 'text/plain', 'Content-Length': '40' }));
+  const startHidden = normalize(
+    envelope('POST', '/v1.24/containers/x/start', undefined, { 'Content-Type': 'text/plain', 'Content-Length': '40' }),
+  );
   t.match(startHidden, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE' });
 });
 
 t.test('form bodies are refused on any route', async (t) => {
-  const r = normalize(envelope('POST', '/v1.41/images/create?fromImage=hello-world', undefined, { 'Content-Type': 'application/x-www-form-urlencoded', 'Content-Length': '20' }));
+  const r = normalize(
+    envelope('POST', '/v1.41/images/create?fromImage=hello-world', undefined, {
+      'Content-Type': 'application/x-www-form-urlencoded',
+      'Content-Length': '20',
+    }),
+  );
   t.match(r, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE' });
 });
 
 t.test('a body whose length disagrees with Content-Length, or with trailing data, is refused', async (t) => {
-  t.match(normalize(envelope('POST', '/v1.41/volumes/create', '{"Name":"a"}', { 'Content-Length': '3' })), { ok: false, code: 'AUTHZ_BODY_INVALID' });
+  t.match(normalize(envelope('POST', '/v1.41/volumes/create', '{"Name":"a"}', { 'Content-Length': '3' })), {
+    ok: false,
+    code: 'AUTHZ_BODY_INVALID',
+  });
   t.match(normalize(envelope('POST', '/v1.41/volumes/create', '{"Name":"a"}{"Driver":"x"}')), { ok: false, code: 'AUTHZ_BODY_AMBIGUOUS' });
 });
 
@@ -70,44 +85,85 @@ t.test('legacy top-level HostConfig fields are judged with the inner HostConfig'
   const r = normalize(envelope('POST', '/v1.23/containers/create', { Image: 'x', Privileged: true, HostConfig: { Binds: [] } }));
   t.ok(r.ok);
   if (r.ok && r.request.subject.kind === 'container') {
-    t.same(r.request.subject.views.map((v) => v.prefix), ['', 'HostConfig.']);
+    t.same(
+      r.request.subject.views.map((v) => v.prefix),
+      ['', 'HostConfig.'],
+    );
     t.equal(r.request.subject.views[0]!.hc.Privileged, true);
   }
 });
 
 t.test('malformed envelopes are refused, never thrown', async (t) => {
-  for (const env of [{}, { RequestMethod: 'GET' }, { RequestMethod: 1, RequestUri: '/info' }, { RequestMethod: 'GET', RequestUri: '/info', RequestHeaders: 'x' },
-    { RequestMethod: 'POST', RequestUri: '/v1.41/volumes/create', RequestBody: 42 }, { RequestMethod: 'GET', RequestUri: '/info', User: 7 }]) {
+  for (const env of [
+    {},
+    { RequestMethod: 'GET' },
+    { RequestMethod: 1, RequestUri: '/info' },
+    { RequestMethod: 'GET', RequestUri: '/info', RequestHeaders: 'x' },
+    { RequestMethod: 'POST', RequestUri: '/v1.41/volumes/create', RequestBody: 42 },
+    { RequestMethod: 'GET', RequestUri: '/info', User: 7 },
+  ]) {
     t.match(normalize(env), { ok: false }, JSON.stringify(env));
   }
 });
 
 t.test('what the daemon reads and the plugin cannot see is refused', async (t) => {
   // Go lower-cases U+0130 to "i": this is a form Content-Type to the daemon.
-  const disguised = normalize(envelope('POST', '/v1.41/images/create', undefined, { 'Content-Type': 'appl\u0130cation/x-www-form-urlencoded', 'Content-Length': '40' }));
+  const disguised = normalize(
+    envelope('POST', '/v1.41/images/create', undefined, {
+      'Content-Type': 'appl\u0130cation/x-www-form-urlencoded',
+      'Content-Length': '40',
+    }),
+  );
   t.match(disguised, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', message: /non-ASCII/ });
   // A repeated Content-Type: handlers read the first (a form), the plugin is shown the last.
-  const repeated = normalize(envelope('POST', '/v1.41/images/create', undefined, { 'Content-Type': 'application/json', 'Content-Length': '60' }));
+  const repeated = normalize(
+    envelope('POST', '/v1.41/images/create', undefined, { 'Content-Type': 'application/json', 'Content-Length': '60' }),
+  );
   t.match(repeated, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', message: /another Content-Type/ });
   const login = normalize(envelope('POST', '/v1.41/auth', undefined, { 'Content-Type': 'application/json', 'Content-Length': '60' }));
   t.match(login, { ok: true, request: { op: 'system.auth' } }, 'newer daemons withhold the login body on purpose');
   // A pull whose form body hides behind a repeated header: the daemon reads fromImage/fromSrc from the body.
-  const formPull = normalize(envelope('POST', '/v1.41/images/create?fromImage=hello-world&tag=latest', undefined, { 'Content-Type': 'text/plain', 'Content-Length': '80' }));
+  const formPull = normalize(
+    envelope('POST', '/v1.41/images/create?fromImage=hello-world&tag=latest', undefined, {
+      'Content-Type': 'text/plain',
+      'Content-Length': '80',
+    }),
+  );
   t.match(formPull, { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', message: /pull must not carry a body/ });
-  const importFromStdin = normalize(envelope('POST', '/v1.41/images/create?fromSrc=-&repo=x', undefined, { 'Content-Type': 'application/x-tar', 'Content-Length': '10240' }));
+  const importFromStdin = normalize(
+    envelope('POST', '/v1.41/images/create?fromSrc=-&repo=x', undefined, {
+      'Content-Type': 'application/x-tar',
+      'Content-Length': '10240',
+    }),
+  );
   t.ok(importFromStdin.ok, 'docker import sends the image as the body');
 });
 
 t.test('queries the daemon would read differently are refused', async (t) => {
   for (const q of ['networkmode=%zz&networkmode=host', 'networkmode=x;y&networkmode=host', 'a=%', 'a=%4']) {
-    t.match(normalize(envelope('POST', `/v1.41/build?${q}`, undefined, { 'Content-Type': 'application/x-tar', 'Content-Length': '10240' })), { ok: false, code: 'AUTHZ_URI_INVALID' }, q);
+    t.match(
+      normalize(envelope('POST', `/v1.41/build?${q}`, undefined, { 'Content-Type': 'application/x-tar', 'Content-Length': '10240' })),
+      { ok: false, code: 'AUTHZ_URI_INVALID' },
+      q,
+    );
   }
-  t.ok(normalize(envelope('POST', '/v1.41/build?t=a%2Fb&buildargs=%7B%7D&networkmode=default', undefined, { 'Content-Type': 'application/x-tar', 'Content-Length': '10240' })).ok);
+  t.ok(
+    normalize(
+      envelope('POST', '/v1.41/build?t=a%2Fb&buildargs=%7B%7D&networkmode=default', undefined, {
+        'Content-Type': 'application/x-tar',
+        'Content-Length': '10240',
+      }),
+    ).ok,
+  );
 });
 
 t.test('bodies of 1 MiB or more are refused on every daemon version, not only where 20.10 hides them', async (t) => {
   const big = { Image: 'x', Labels: { pad: 'x'.repeat(1024 * 1024) } };
-  t.match(normalize(envelope('POST', '/v1.41/containers/create', big)), { ok: false, code: 'AUTHZ_BODY_NOT_VISIBLE', message: /1 MiB or more/ });
+  t.match(normalize(envelope('POST', '/v1.41/containers/create', big)), {
+    ok: false,
+    code: 'AUTHZ_BODY_NOT_VISIBLE',
+    message: /1 MiB or more/,
+  });
   const justUnder = { Image: 'x', Labels: { pad: 'x'.repeat(1024 * 1024 - 100) } };
   t.match(normalize(envelope('POST', '/v1.41/containers/create', justUnder)), { ok: true });
 });

@@ -13,7 +13,10 @@ t.test('greetings persist across reopen (restart) and reset forgets them', async
   t.ok(store.isGreeted('@anonymous'));
   const reopened = openHelloStore(dir).store;
   t.ok(reopened.isGreeted('@anonymous') && reopened.isGreeted('alice'));
-  t.same(reopened.list().find((g) => g.identity === '@anonymous'), { identity: '@anonymous', at: '2026-01-01T00:00:00.000Z' });
+  t.same(
+    reopened.list().find((g) => g.identity === '@anonymous'),
+    { identity: '@anonymous', at: '2026-01-01T00:00:00.000Z' },
+  );
   t.same(await reopened.reset('alice'), ['alice']);
   t.same(await reopened.reset('nobody'), []);
   t.notOk(openHelloStore(dir).store.isGreeted('alice'));
