@@ -1,73 +1,125 @@
 import type { Config } from './config/config.js';
-import { createLogger, type Logger } from './log/logger.js';
-import { compilePolicy, type CompiledPolicy } from './policy/compile.js';
-import { formatIssue, loadPolicyFile } from './policy/load.js';
-import { watchPolicyFile } from './policy/watch.js';
-import { createApp, type ReloadOutcome } from './protocol/app.js';
+import { createLogger, type PluginLog } from './log/logger.js';
+import { startPolicyLifecycle, type PolicyLifecycle } from './policy/lifecycle.js';
+import { createApp, type HealthReport } from './protocol/app.js';
 import { createAuthzHandlers } from './protocol/authz.js';
-import { listen, type Listening } from './protocol/server.js';
-import { openHelloStore } from './state/hello-store.js';
+import { pluginEndpoints } from './protocol/endpoints.js';
+import { listen, type Limits, type Listening } from './protocol/server.js';
+import { Greetings } from './state/greetings.js';
+import { bumpReloadGeneration, loadLastGood, reloadGeneration, saveLastGood } from './state/policy-record.js';
+import { StateStore } from './state/store.js';
+import { VERSION } from './version.js';
 
 export interface RunningPlugin {
   readonly listening: Listening;
-  readonly log: Logger;
-  reload(): Promise<ReloadOutcome>;
+  readonly log: PluginLog;
+  readonly policy: PolicyLifecycle;
+  readonly state: StateStore;
+  health(): HealthReport;
   stop(): Promise<void>;
 }
 
-function readPolicy(config: Config): { ok: true; policy: CompiledPolicy } | { ok: false; errors: string[] } {
-  const loaded = loadPolicyFile(config.policyFile);
-  if (!loaded.ok) return { ok: false, errors: loaded.issues.map(formatIssue) };
-  return { ok: true, policy: compilePolicy(loaded.policy, loaded.source, config.pluginName) };
+export interface StartOptions {
+  readonly log?: PluginLog;
+  readonly limits?: Partial<Limits>;
+  /** How often workers look for each other's explicit reloads. */
+  readonly peerPollMs?: number;
+  readonly watchDebounceMs?: number;
+  readonly stateRetryMs?: number;
 }
 
 /**
- * Starts the plugin: everything that can fail (config, policy, state) is checked before the socket
- * exists, so the daemon never meets a half-started plugin.
+ * Starts the plugin. Nothing that can go wrong with the policy or the state stops it from serving:
+ * a broken policy file serves the last good policy (or denies everything, saying why), and a state
+ * database that cannot be used fails closed (nobody is greeted) until it can. Only a bad
+ * configuration or a socket that cannot be bound stops the start.
  */
-export async function startPlugin(config: Config, log: Logger = createLogger(config.logLevel)): Promise<RunningPlugin> {
-  const first = readPolicy(config);
-  if (!first.ok) throw new Error(`policy rejected:\n${first.errors.join('\n')}`);
-  let policy = first.policy;
-  const { store, warning } = openHelloStore(config.stateDir);
-  if (warning) log.warn(warning);
+export async function startPlugin(config: Config, opts: StartOptions = {}): Promise<RunningPlugin> {
+  const pluginLog = opts.log ?? createLogger(config.logLevel);
+  const { log } = pluginLog;
+  const state = new StateStore(
+    config.stateDir,
+    {
+      onNote: (message) => log.warn(message),
+      onError: (message) => log.error(message),
+      onRecover: (message) => log.info(message),
+    },
+    opts.stateRetryMs,
+  );
+  const greetings = new Greetings(state);
+  const policy = startPolicyLifecycle({
+    file: config.policyFile,
+    pluginName: config.pluginName,
+    log,
+    lastGood: { load: () => loadLastGood(state), save: (p) => saveLastGood(state, p) },
+    peers: { generation: () => reloadGeneration(state), bump: () => bumpReloadGeneration(state) },
+    ...(opts.peerPollMs !== undefined && { peerPollMs: opts.peerPollMs }),
+    ...(opts.watchDebounceMs !== undefined && { watchDebounceMs: opts.watchDebounceMs }),
+  });
 
-  // A reload swaps the compiled policy in one assignment; an invalid file leaves the old one in force.
-  const reload = async (): Promise<ReloadOutcome> => {
-    const next = readPolicy(config);
-    if (!next.ok) {
-      log.error({ errors: next.errors }, 'policy reload rejected; the previous policy stays in force');
-      return { ok: false, source: policy.source, errors: next.errors };
-    }
-    policy = next.policy;
-    log.info({ policy: policy.source, rules: policy.rules.length }, 'policy reloaded');
-    return { ok: true, source: policy.source };
+  const health = (): HealthReport => {
+    const p = policy.status();
+    const s = state.health();
+    const dropped = pluginLog.sink.dropped;
+    return {
+      status: p.state === 'file' && p.rejected === undefined && s.ok ? 'ok' : 'degraded',
+      version: VERSION,
+      plugin: config.pluginName,
+      pid: process.pid,
+      policy: p,
+      state: s,
+      log: { dropped },
+    };
   };
 
-  const deps = { pluginName: config.pluginName, policy: () => policy, greetings: store, log, reload };
-  const authz = createAuthzHandlers(deps);
-  const listening = await listen(createApp(deps, authz), config.socket, {
-    fast: { '/AuthZPlugin.AuthZReq': authz.request, '/AuthZPlugin.AuthZRes': authz.response },
-    onError: (err) => log.error({ err }, 'AuthZ call failed; answered 500 (the daemon refuses the request)'),
+  const onError = (err: unknown) => log.error({ err }, 'call failed; answered 500 (the daemon refuses the request)');
+  const authz = createAuthzHandlers({ policy: policy.current, greetings, log: pluginLog });
+  const app = createApp({
+    pluginName: config.pluginName,
+    banner: () =>
+      `docker-authz ${VERSION}: Docker authorization plugin "${config.pluginName}" is running (policy: ${policy.status().source})`,
+    health,
+    reload: () => policy.reload('explicit'),
+    onError,
   });
-  // A changed policy file is reloaded like SIGHUP (the built-in default policy is not watched).
-  const watcher =
-    config.policyFile === undefined
-      ? undefined
-      : watchPolicyFile(config.policyFile, () => void reload(), { onError: (err) => log.warn({ err }, 'policy watch') });
+  let listening: Listening;
+  try {
+    listening = await listen(app, config.socket, {
+      endpoints: pluginEndpoints(authz),
+      onError,
+      onWarning: (message, err) => log.error(err === undefined ? {} : { err }, message),
+      ...(opts.limits && { limits: opts.limits }),
+    });
+  } catch (err) {
+    policy.close();
+    state.close();
+    throw err;
+  }
+  const p = policy.status();
   log.info(
-    { socket: config.socket, via: listening.via, plugin: config.pluginName, policy: policy.source, rules: policy.rules.length },
+    {
+      socket: config.socket,
+      via: listening.via,
+      plugin: config.pluginName,
+      policy: p.source,
+      serving: p.state,
+      rules: p.rules,
+      version: VERSION,
+    },
     'listening',
   );
   return {
     listening,
-    log,
-    reload,
+    log: pluginLog,
+    policy,
+    state,
+    health,
     stop: async () => {
-      watcher?.close();
+      policy.close();
       await listening.close();
+      state.close();
       log.info('stopped');
-      log.flush();
+      await pluginLog.sink.drain(2000);
     },
   };
 }

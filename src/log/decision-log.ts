@@ -1,5 +1,4 @@
-import { pino } from 'pino';
-import type { Logger } from './logger.js';
+import { linePrefix, type PluginLog } from './logger.js';
 
 /** One line per AuthZReq decision. Only these fields: never a body, a query string or a header. */
 export interface DecisionFields {
@@ -9,8 +8,8 @@ export interface DecisionFields {
   readonly op: string | undefined;
   readonly allow: boolean;
   readonly rule: string | undefined;
-  readonly reason?: string;
-  readonly code?: string;
+  readonly reason?: string | undefined;
+  readonly code?: string | undefined;
 }
 
 export type DecisionLog = (fields: DecisionFields) => void;
@@ -18,21 +17,25 @@ export type DecisionLog = (fields: DecisionFields) => void;
 const KEYS = ['identity', 'method', 'path', 'op', 'allow', 'rule', 'reason', 'code'] as const;
 
 /**
- * Writes decision lines in the logger's own format and stream, serialised by hand: this runs for
- * every Docker API call, and pino's generic object walk cost more than the decision itself.
+ * Writes decision lines to the logger's sink, serialised by hand from the logger's own line prefix:
+ * this runs for every Docker API call, and pino's generic object walk cost more than the decision.
+ * The timestamp text is made once per millisecond.
  */
-export function decisionLog(log: Logger): DecisionLog {
-  const stream = (log as unknown as Record<symbol, { write(line: string): void }>)[pino.symbols.streamSym]!;
-  const bindings = JSON.stringify(log.bindings()).slice(1, -1);
-  const prefix = `{"level":"info","time":"`;
-  const middle = `"${bindings ? `,${bindings}` : ''}`;
+export function decisionLog({ log, sink }: PluginLog): DecisionLog {
+  let lastMs = 0;
+  let prefix = '';
   return function logDecision(fields) {
     if (!log.isLevelEnabled('info')) return;
-    let line = prefix + new Date().toISOString() + middle;
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      prefix = linePrefix('info', new Date(now).toISOString());
+    }
+    let line = prefix;
     for (const key of KEYS) {
       const value = fields[key];
       if (value !== undefined) line += `,"${key}":${JSON.stringify(value)}`;
     }
-    stream.write(`${line},"msg":"decision"}\n`);
+    sink.write(`${line},"msg":"decision"}\n`);
   };
 }

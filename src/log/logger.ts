@@ -1,60 +1,44 @@
-import cluster from 'node:cluster';
-import { writeSync } from 'node:fs';
-import { pino, type DestinationStream, type Logger } from 'pino';
+import { pino, type Logger } from 'pino';
+import { createSink, type LogSink } from './sink.js';
 
 export type { Logger };
 
+export const LOGGER_NAME = 'docker-authz';
+
+export type Level = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace';
+
 /**
- * Standard output, written in batches: lines collect for up to `intervalMs` (or `maxBytes`) and
- * leave in one write(2). A write per decision would cost more CPU than the decision itself. The
- * price is that a crash can lose the last few milliseconds of log lines; flush() runs on shutdown
- * and at exit.
+ * The start of every log line, as pino writes it with the options below: level label, ISO time and
+ * the logger's name. The decision log writes its lines by hand from the same prefix, so both kinds
+ * of line share one format (a test holds them to it).
  */
-export function batchedStdout(fd = 1, intervalMs = 5, maxBytes = 16 * 1024): DestinationStream & { flush(): void } {
-  let pending: string[] = [];
-  let bytes = 0;
-  let timer: NodeJS.Timeout | undefined;
-  // pm2 cluster workers: pm2 captures output by wrapping process.stdout.write; fd 1 is the pm2
-  // daemon's own log there.
-  const viaStream = fd === 1 && cluster.isWorker;
-  if (viaStream) process.stdout.on('error', () => undefined);
-  const flush = () => {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (pending.length === 0) return;
-    const text = pending.join('');
-    pending = [];
-    bytes = 0;
-    try {
-      if (viaStream) process.stdout.write(text);
-      else writeSync(fd, text);
-    } catch {
-      // stdout gone (EPIPE) or full (EAGAIN on a non-blocking pipe): a lost log line must never stop a decision.
-    }
-  };
-  process.once('exit', flush);
-  return {
-    write(line: string) {
-      pending.push(line);
-      bytes += line.length;
-      if (bytes >= maxBytes) flush();
-      else timer ??= setTimeout(flush, intervalMs).unref();
-    },
-    flush,
-  };
+export function linePrefix(level: Level, isoTime: string): string {
+  return `{"level":"${level}","time":"${isoTime}","name":"${LOGGER_NAME}"`;
+}
+
+export interface PluginLog {
+  readonly log: Logger;
+  readonly sink: LogSink;
 }
 
 // Log objects are built from a whitelist of fields (identity, method, decoded path, operation,
 // decision): never a body or a query string, which carry Env values, registry credentials and, on
 // some daemons, `docker login` passwords. No redaction pass is needed on the hot path.
-export function createLogger(level: string, destination: DestinationStream = batchedStdout()): Logger {
-  return pino(
+export function createLogger(level: string, sink?: LogSink): PluginLog {
+  const out =
+    sink ??
+    createSink({
+      dropReport: (count, total) =>
+        `${linePrefix('warn', new Date().toISOString())},"dropped":${count},"droppedTotal":${total},"msg":"log lines dropped: the log reader fell behind"}\n`,
+    });
+  const log = pino(
     {
       level,
-      base: { name: 'docker-authz' },
+      base: { name: LOGGER_NAME },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
     },
-    destination,
+    { write: (line: string) => out.write(line) },
   );
+  return { log, sink: out };
 }

@@ -13,7 +13,7 @@ import { sharedContainers } from './checks/shared-containers.js';
 import { helloMessage } from './gate.js';
 import { canonicalImage } from './image-ref.js';
 import { selfProtection } from './self-protection.js';
-import type { Policy, Rule, RuleKind } from './schema.js';
+import { policySchema, type Policy, type Rule, type RuleKind } from './schema.js';
 
 // One factory per rule kind; a new kind in the schema fails to compile until it has a checker.
 const CHECKS: { readonly [K in RuleKind]: CheckFactory<K> } = {
@@ -37,6 +37,8 @@ export interface CompiledRule {
 
 export interface CompiledPolicy {
   readonly source: string;
+  /** Set when no valid policy could be loaded: every request but the CLI's handshake is refused with this. */
+  readonly denyAll?: string;
   /** Requests for API versions older than this are denied. */
   readonly minApiVersion: string;
   readonly isOldApi: (version: string) => boolean;
@@ -69,6 +71,15 @@ function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, group
     appliesTo: scopeMatcher(rule, groups),
     check: factory(rule),
   };
+}
+
+/**
+ * What serves when no valid policy can be loaded (a broken file and nothing saved from before): it
+ * refuses everything but the CLI's handshake, telling the caller why and how to fix it.
+ */
+export function denyAllPolicy(reason: string, pluginName = 'authz'): CompiledPolicy {
+  const base = compilePolicy(policySchema.parse({ version: 1, hello: { enabled: false } }), '(none: deny everything)', pluginName);
+  return Object.freeze({ ...base, denyAll: reason });
 }
 
 /** Compiles a validated policy into matchers, once; evaluation then does no parsing and no I/O. */

@@ -2,15 +2,23 @@ import type { DockerRequest } from '../request/types.js';
 import type { CompiledPolicy } from './compile.js';
 import { canonicalImage } from './image-ref.js';
 
-export const HELLO_RULE = 'hello';
-
 /** Read-only view of who has said hello, passed into evaluation. */
 export interface GreetingView {
   isGreeted(identity: string): boolean;
   readonly anyGreeted: boolean;
+  /** Why greetings cannot be read right now (the gate then fails closed and says so), if they cannot. */
+  readonly unavailable?: string | undefined;
 }
 
 export const helloMessage = (image: string) => `You must say hello first: run "docker run ${image}"`;
+
+/** What a caller who has not said hello is told. */
+export function gateMessage(policy: CompiledPolicy, greetings: GreetingView): string {
+  const why = greetings.unavailable;
+  return why === undefined
+    ? policy.hello.message
+    : `no greeting can be read (docker-authz cannot use its state database: ${why}); an administrator must fix it (see docker-authz status)`;
+}
 
 function isGreetingImage(policy: CompiledPolicy, ref: string | null | undefined, tag?: string | null): boolean {
   return typeof ref === 'string' && ref !== '' && canonicalImage(ref, tag ?? undefined) === policy.hello.image;

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Node } from 'yaml';
 import { codes, codedError, type CodedError } from '../errors.js';
@@ -11,9 +11,17 @@ export interface PolicyIssue {
   readonly message: string;
 }
 
+/** Which file was read: a replacement (rename) gives the path a new inode; an in-place edit does not. */
+export interface FileIdentity {
+  readonly dev: number;
+  readonly ino: number;
+  readonly size: number;
+  readonly mtimeMs: number;
+}
+
 export type LoadResult =
-  | { readonly ok: true; readonly policy: Policy; readonly source: string }
-  | { readonly ok: false; readonly error: CodedError; readonly issues: readonly PolicyIssue[] };
+  | { readonly ok: true; readonly policy: Policy; readonly source: string; readonly text: string; readonly file?: FileIdentity }
+  | { readonly ok: false; readonly error: CodedError; readonly issues: readonly PolicyIssue[]; readonly file?: FileIdentity };
 
 export const DEFAULT_POLICY_FILE = fileURLToPath(new URL('../../policy/default.yaml', import.meta.url));
 
@@ -49,7 +57,7 @@ export function parsePolicy(text: string, file: string): LoadResult {
     return { ok: false, error: codedError(codes.POLICY_SYNTAX, issues.map(formatIssue).join('\n')), issues };
   }
   const result = policySchema.safeParse(doc.toJS() ?? {});
-  if (result.success) return { ok: true, policy: result.data, source: file };
+  if (result.success) return { ok: true, policy: result.data, source: file, text };
   const issues = result.error.issues.map((issue) => {
     const node = nodeAt(doc.contents, issue.path);
     const where = issue.path.length ? `${issue.path.join('.')}: ` : '';
@@ -58,15 +66,24 @@ export function parsePolicy(text: string, file: string): LoadResult {
   return { ok: false, error: codedError(codes.POLICY_SCHEMA, issues.map(formatIssue).join('\n')), issues };
 }
 
-/** Reads a policy file; an absent path means the built-in default policy. */
+/** Reads a policy file (an absent path means the built-in default policy), noting which file it was. */
 export function loadPolicyFile(file: string | undefined): LoadResult {
   const path = file ?? DEFAULT_POLICY_FILE;
   let text: string;
+  let identity: FileIdentity;
+  let fd: number | undefined;
   try {
-    text = readFileSync(path, 'utf8');
+    fd = openSync(path, 'r');
+    const st = fstatSync(fd);
+    if (!st.isFile()) throw new Error('not a regular file');
+    identity = { dev: st.dev, ino: st.ino, size: st.size, mtimeMs: st.mtimeMs };
+    text = readFileSync(fd, 'utf8');
   } catch (err) {
-    const message = `${path}:1:1: cannot read policy: ${(err as Error).message}`;
-    return { ok: false, error: codedError(codes.POLICY_UNREADABLE, message, err), issues: [{ file: path, line: 1, col: 1, message }] };
+    const message = `cannot read policy: ${(err as Error).message}`;
+    const issue = { file: path, line: 1, col: 1, message };
+    return { ok: false, error: codedError(codes.POLICY_UNREADABLE, formatIssue(issue), err), issues: [issue] };
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
-  return parsePolicy(text, path);
+  return { ...parsePolicy(text, path), file: identity };
 }

@@ -1,13 +1,11 @@
 import type { DockerRequest } from '../request/types.js';
 import { canonicalImage } from './image-ref.js';
 
-export const SELF_RULE = 'self-protection';
-
 const BY_PATH = new Set(['plugin.disable', 'plugin.delete', 'plugin.set', 'plugin.upgrade', 'plugin.enable', 'plugin.push']);
 const BY_QUERY = new Set(['plugin.pull', 'plugin.create']);
 
 /**
- * Builds the check that keeps the API from switching this plugin off: disabling a managed plugin
+ * Builds the check (built-in rule `self-protection`) that keeps the API from switching this plugin off: disabling a managed plugin
  * removes it from the authorization chain, and a managed plugin installed under our name takes
  * precedence over us at the daemon's next start. No policy can allow these.
  */
@@ -21,7 +19,7 @@ export function selfProtection(pluginName: string): (req: DockerRequest) => stri
       target = req.subject.query.get('name') || req.subject.query.get('remote');
     else return undefined;
     return isSelf(target)
-      ? `denied by rule ${SELF_RULE}: ${req.op} on ${JSON.stringify(target)} would take the authorization plugin ${JSON.stringify(pluginName)} out of the chain`
+      ? `${req.op} on ${JSON.stringify(target)} would take the authorization plugin ${JSON.stringify(pluginName)} out of the chain`
       : undefined;
   };
 }

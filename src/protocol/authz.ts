@@ -1,120 +1,104 @@
-import { codes, type ErrorCode } from '../errors.js';
 import { decisionLog } from '../log/decision-log.js';
-import type { Logger } from '../log/logger.js';
+import type { PluginLog } from '../log/logger.js';
+import { deny, ruleForError, type Decision } from '../policy/built-in.js';
 import type { CompiledPolicy } from '../policy/compile.js';
-import { evaluate, type Decision } from '../policy/evaluate.js';
-import { isGreetingCreate } from '../policy/gate.js';
+import { evaluate } from '../policy/evaluate.js';
+import { isGreetingCreate, type GreetingView } from '../policy/gate.js';
 import { normalize } from '../request/normalize.js';
-import { ANONYMOUS, identityName, type AuthzEnvelope } from '../request/types.js';
-import type { HelloStore } from '../state/hello-store.js';
+import { ANONYMOUS, identityName } from '../request/types.js';
+import { parseEnvelope } from './envelope.js';
+
+/** The greetings the AuthZ calls read and record (the shared state database). */
+export interface GreetingStore extends GreetingView {
+  /** Records a greeting durably; true when it is new. Throws when it cannot be recorded. */
+  greet(identity: string): boolean;
+}
 
 export interface AuthzDeps {
   /** The policy in force; reloads swap it between requests. */
   readonly policy: () => CompiledPolicy;
-  readonly greetings: HelloStore;
-  readonly log: Logger;
+  readonly greetings: GreetingStore;
+  readonly log: PluginLog;
 }
 
 /** The two AuthZ calls, from the daemon's request text to the JSON text to answer with. */
 export interface AuthzHandlers {
-  /** AuthZReq. Synchronous and free of I/O; malformed input is a denial, never an exception. */
+  /** AuthZReq. Synchronous and free of I/O but one state read; malformed input is a denial, never an exception. */
   request(text: string): string;
   /** AuthZRes. Always allows (it cannot undo anything); records a completed greeting. */
-  response(text: string): Promise<string>;
+  response(text: string): string;
 }
 
 const ALLOW_BODY = '{"Allow":true}';
-const GREETING_WRITE_DEADLINE_MS = 2000;
-const NORMALIZE_RULES: Partial<Record<ErrorCode, string>> = { [codes.OPERATION_UNKNOWN]: 'unknown-operation' };
-
-type Envelope = AuthzEnvelope & Record<string, unknown>;
-
-// The daemon sends no Content-Type, so the text is parsed here (Hono's JSON validator would skip it).
-function parseEnvelope(text: string): Envelope | string {
-  if (text.trim() === '') return 'empty request (the daemon resends an empty body when it retries a dropped call)';
-  try {
-    const value: unknown = JSON.parse(text);
-    if (value === null || typeof value !== 'object' || Array.isArray(value)) return 'request is not a JSON object';
-    return value as Envelope;
-  } catch {
-    return 'request is not valid JSON';
-  }
-}
-
-const pathOf = (env: Envelope): string | undefined => {
-  const uri = env.RequestUri;
-  return typeof uri === 'string' ? uri.split('?')[0] : undefined;
-};
 
 const answer = (d: Decision): string => (d.allow ? ALLOW_BODY : JSON.stringify({ Allow: false, Msg: d.message }));
 
 export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
-  const { log } = deps;
-  const logDecision = decisionLog(log);
+  const { log } = deps.log;
+  const logDecision = decisionLog(deps.log);
   return {
     request: function authzRequest(text) {
       const env = parseEnvelope(text);
+      let identity = ANONYMOUS;
+      let method: unknown;
+      let path: string | undefined;
+      let op: string | undefined;
+      let code: string | undefined;
+      let decision: Decision;
       if (typeof env === 'string') {
-        const message = `docker-authz: ${env}`;
-        logDecision({
-          identity: ANONYMOUS,
-          method: undefined,
-          path: undefined,
-          op: undefined,
-          allow: false,
-          rule: 'request-integrity',
-          reason: message,
-        });
-        return answer({ allow: false, rule: 'request-integrity', message });
+        code = 'AUTHZ_REQUEST_MALFORMED';
+        decision = deny('request-integrity', env);
+      } else {
+        method = env.RequestMethod;
+        try {
+          const n = normalize(env);
+          if (n.ok) {
+            ({ method, path, op } = n.request);
+            identity = identityName(n.request.identity);
+            decision = evaluate(deps.policy(), n.request, deps.greetings);
+          } else {
+            ({ path, op, code } = n);
+            if (n.identity) identity = identityName(n.identity);
+            decision = deny(ruleForError(n.code), n.message);
+          }
+        } catch (err) {
+          // A bug: refuse, say so, and keep serving.
+          code = 'AUTHZ_INTERNAL';
+          log.error({ err, identity, op }, 'deciding a request failed');
+          decision = deny('internal-error', 'docker-authz failed while deciding this request (see its log)');
+        }
       }
-      const n = normalize(env);
-      if (!n.ok) {
-        const rule = NORMALIZE_RULES[n.code] ?? 'request-integrity';
-        const message = `denied by rule ${rule}: ${n.message}`;
-        const identity = typeof env.User === 'string' && env.User ? env.User : ANONYMOUS;
-        logDecision({
-          identity,
-          method: env.RequestMethod,
-          path: n.path ?? pathOf(env),
-          op: n.op,
-          allow: false,
-          rule,
-          reason: message,
-          code: n.code,
-        });
-        return answer({ allow: false, rule, message });
-      }
-      const req = n.request;
-      const decision = evaluate(deps.policy(), req, deps.greetings);
       logDecision({
-        identity: identityName(req.identity),
-        method: req.method,
-        path: req.path,
-        op: req.op,
+        identity,
+        method,
+        path,
+        op,
         allow: decision.allow,
         rule: decision.rule,
-        ...(!decision.allow && { reason: decision.message }),
+        reason: decision.allow ? undefined : decision.message,
+        code,
       });
       return answer(decision);
     },
 
-    response: async function authzResponse(text) {
+    response: function authzResponse(text) {
       const env = parseEnvelope(text);
       // Only a create the daemon answered 201 can be a greeting; skip decoding everything else.
       const policy = deps.policy();
-      if (typeof env === 'string' || env.ResponseStatusCode !== 201 || env.RequestMethod !== 'POST' || !policy.hello.enabled)
+      if (typeof env === 'string' || env.ResponseStatusCode !== 201 || env.RequestMethod !== 'POST' || !policy.hello.enabled) {
         return ALLOW_BODY;
+      }
       const n = normalize(env);
       if (n.ok && isGreetingCreate(policy, n.request)) {
         const identity = identityName(n.request.identity);
-        const saved = deps.greetings.greet(identity).then(() => 'saved' as const);
-        saved.catch(() => undefined); // a failure after the deadline must not become an unhandled rejection
-        const deadline = new Promise<'timeout'>((resolve) => setTimeout(resolve, GREETING_WRITE_DEADLINE_MS, 'timeout').unref());
         try {
-          const outcome = await Promise.race([saved, deadline]);
-          log.info({ identity, op: n.request.op, greeted: true, persisted: outcome === 'saved' }, 'hello');
+          const added = deps.greetings.greet(identity);
+          log.info({ identity, op: n.request.op, greeted: true, new: added }, 'hello');
         } catch (err) {
-          log.error({ identity, err }, 'could not save the hello state; the greeting holds until restart');
+          log.error(
+            { identity, err: (err as Error).message },
+            'could not record the greeting; the caller must say hello again once the state database works',
+          );
         }
       }
       return ALLOW_BODY;

@@ -9,7 +9,15 @@ import { isGoCleanQuery, parseRequestUri } from './uri.js';
 
 export type Normalized =
   | { readonly ok: true; readonly request: DockerRequest }
-  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly op?: string; readonly path?: string };
+  | {
+      readonly ok: false;
+      readonly code: ErrorCode;
+      readonly message: string;
+      /** As far as it was read before the failure. */
+      readonly identity?: Identity;
+      readonly op?: string;
+      readonly path?: string;
+    };
 
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'DELETE']);
 
@@ -114,10 +122,11 @@ function querySubject(op: string, query: string, headers: Headers): Subject | un
 
 /** Turns the daemon's AuthZ envelope into the operation the daemon will perform. */
 export function normalize(env: AuthzEnvelope): Normalized {
+  let identity: Identity | undefined;
   let op: string | undefined;
   let path: string | undefined;
   try {
-    const identity = identityOf(env);
+    identity = identityOf(env);
     const method = env.RequestMethod;
     const uri = env.RequestUri;
     if (typeof method !== 'string' || !METHODS.has(method)) {
@@ -155,6 +164,13 @@ export function normalize(env: AuthzEnvelope): Normalized {
     };
   } catch (err) {
     if (!isCodedError(err)) throw err;
-    return { ok: false, code: err.code, message: err.message, ...(op && { op }), ...(path !== undefined && { path }) };
+    return {
+      ok: false,
+      code: err.code,
+      message: err.message,
+      ...(identity && { identity }),
+      ...(op && { op }),
+      ...(path !== undefined && { path }),
+    };
   }
 }

@@ -40,7 +40,7 @@ t.test('hello gate, default deny rules and everyday work on a real dockerd', asy
   await t.test('nobody gets the API before saying hello', async (t) => {
     const ps = await docker('ps');
     t.not(ps.code, 0);
-    t.match(ps.stderr, `authorization denied by plugin ${name}: ${HELLO_FIRST}`);
+    t.match(ps.stderr, `authorization denied by plugin ${name}: denied by rule hello: ${HELLO_FIRST}`);
     const run = await docker('run', '--rm', BUSYBOX_IMAGE, 'true');
     t.not(run.code, 0);
     t.match(run.stderr, HELLO_FIRST);

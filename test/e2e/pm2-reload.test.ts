@@ -191,8 +191,8 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
   t.ok(decisions > 0, `decision lines are in the app's pm2 log ${outLog} (${decisions})`);
 
   // The new worker enforces the policy: forget the greeting and docker ps is refused again.
-  const reset = await unixRequest(socket, 'POST', '/-/hello/reset', { body: '{}', headers: { 'content-type': 'application/json' } });
-  t.equal(reset.status, 200, 'hello reset through the plugin socket');
+  const reset = await run(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'hello', 'reset', '--all'], env);
+  t.equal(reset.code, 0, 'docker-authz hello reset --all', { output: reset.stdout + reset.stderr });
   const after = await d.docker(['ps']);
   t.match(after.stderr, /You must say hello first/, 'after the reloads the gate is enforced by the new worker');
 });

@@ -1,10 +1,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pino } from 'pino';
-import { Writable } from 'node:stream';
 import { loadConfig } from '../../src/config/config.js';
-import { startPlugin, type RunningPlugin } from '../../src/serve.js';
+import { startPlugin, type RunningPlugin, type StartOptions } from '../../src/serve.js';
+import { memoryLog } from './log.js';
 
 export interface InProcessPlugin {
   readonly plugin: RunningPlugin;
@@ -15,19 +14,13 @@ export interface InProcessPlugin {
 }
 
 /** Starts the real plugin (server, policy, state) in this process on a private socket. */
-export async function startInProcess(env: Record<string, string> = {}): Promise<InProcessPlugin> {
+export async function startInProcess(env: Record<string, string> = {}, opts: Omit<StartOptions, 'log'> = {}): Promise<InProcessPlugin> {
   const dir = mkdtempSync(join(tmpdir(), 'authz-it-'));
   const socket = join(dir, 'authz.sock');
-  const logs: Record<string, unknown>[] = [];
-  const sink = new Writable({
-    write(chunk: Buffer, _enc, cb) {
-      for (const line of chunk.toString('utf8').split('\n')) if (line) logs.push(JSON.parse(line) as Record<string, unknown>);
-      cb();
-    },
-  });
+  const log = memoryLog();
   const config = loadConfig({ AUTHZ_SOCKET: socket, AUTHZ_STATE_DIR: join(dir, 'state'), ...env });
-  const plugin = await startPlugin(config, pino({ level: 'debug' }, sink));
-  return { plugin, socket, dir, logs };
+  const plugin = await startPlugin(config, { ...opts, log });
+  return { plugin, socket, dir, logs: log.records };
 }
 
 export async function stopInProcess(p: InProcessPlugin): Promise<void> {

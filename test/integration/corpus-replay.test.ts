@@ -23,7 +23,10 @@ t.test('the real corpus, replayed in order against the default policy', async (t
 
   // Before hello: only ping and version get through.
   const ps = (await import('../helpers/corpus.js')).corpusRequests('05-ps', 'containers/json')[0]!;
-  t.same((await post('/AuthZPlugin.AuthZReq', ps)).json(), { Allow: false, Msg: 'You must say hello first: run "docker run hello-world"' });
+  t.same((await post('/AuthZPlugin.AuthZReq', ps)).json(), {
+    Allow: false,
+    Msg: 'denied by rule hello: You must say hello first: run "docker run hello-world"',
+  });
 
   // Say hello the way the daemon reports it: AuthZReq then AuthZRes with 201 for a hello-world create.
   const helloBody = Buffer.from(JSON.stringify({ Image: 'hello-world', HostConfig: {} }) + '\n');

@@ -49,7 +49,7 @@ async function setup(t: Test, initial: string, state?: object) {
     await writeFile(`${policy}.tmp`, text);
     await rename(`${policy}.tmp`, policy);
   };
-  return { dir, policy, p, replace };
+  return { dir, policy, p, replace, stateDir };
 }
 
 const reloaded = (o: { msg?: string }) => o.msg === 'policy reloaded';
@@ -121,34 +121,31 @@ t.test('docker-authz reload reports the outcome', async (t) => {
   await writeFile(policy, BROKEN_SYNTAX);
   const bad = cli('reload');
   t.equal(bad.status, 1, 'exit 1 for a rejected policy');
-  t.match(bad.stderr, /policy rejected, the previous policy stays in force/);
+  t.match(bad.stderr, /policy rejected; the policy in force stays/);
   t.match(bad.stderr, new RegExp(`${policy.replaceAll('/', '\\/')}:5:1: `), 'with file:line:col');
   t.match(await decide(p, PS), { Allow: false, Msg: /no-ps/ }, 'old rules stay');
 
   await p.stop();
   const down = cli('reload');
-  t.equal(down.status, 1, 'exit 1 when the plugin is not running');
+  t.equal(down.status, 3, 'exit 3 when the plugin is not running');
   t.match(down.stderr, /not running/);
 });
 
 t.test('the hello state is untouched by reloads', async (t) => {
   const greeted = { version: 1, greeted: { '@anonymous': { at: '2026-01-01T00:00:00.000Z' } } };
-  const { p, replace } = await setup(t, `${header(true)}rules: []\n`, greeted);
+  const { p, replace, stateDir } = await setup(t, `${header(true)}rules: []\n`, greeted);
   t.match(await decide(p, PS), { Allow: true }, 'greeted caller: docker ps allowed');
   const mark = p.lines().length;
   await replace(`${header(true)}rules:\n  - id: no-images\n    kind: operations\n    effect: deny\n    operations: [image.list]\n`);
   await p.waitForLine(reloaded, 10_000, mark);
   t.match(await decide(p, IMAGES), { Allow: false, Msg: /no-images/ }, 'the new policy is in force');
   t.match(await decide(p, PS), { Allow: true }, 'and the caller is still greeted');
-  const hello = JSON.parse((await unixRequest(p.socket, 'GET', '/-/hello')).body) as { greeted: { identity: string }[] };
-  t.same(
-    hello.greeted.map((g) => g.identity),
-    ['@anonymous'],
-    'the greeting list survived the reload',
-  );
+  const cli = (...args: string[]) =>
+    spawnSync(process.execPath, [PLUGIN_CLI, ...args], { encoding: 'utf8', env: { PATH: process.env.PATH, AUTHZ_STATE_DIR: stateDir } });
+  t.equal(cli('hello', 'status').stdout, '@anonymous\t2026-01-01T00:00:00.000Z\n', 'the greeting list survived the reload');
 
   // Sanity: the gate is live, so "still greeted" above means something.
-  await unixRequest(p.socket, 'POST', '/-/hello/reset', { body: '{}' });
+  t.equal(cli('hello', 'reset', '--all').status, 0);
   await pollUntil(async () => !(await decide(p, PS)).Allow, { timeoutMs: 5_000, what: 'the gate to close after a reset' });
   t.match(await decide(p, PS), { Allow: false, Msg: /You must say hello first/ }, 'ungreeted callers are refused by this policy');
 });

@@ -99,6 +99,7 @@ function pluginEnv(opts: PluginOptions): NodeJS.ProcessEnv {
   env.AUTHZ_STATE_DIR = opts.stateDir;
   if (opts.policyFile !== undefined) env.AUTHZ_POLICY = opts.policyFile;
   env.AUTHZ_LOG_LEVEL = 'info';
+  env.AUTHZ_ENV_FILE = ''; // never the host's /etc/docker-authz/authz.env
   return { ...env, ...opts.env };
 }
 

@@ -1,9 +1,10 @@
 import fc from 'fast-check';
-import { pino } from 'pino';
 import t from 'tap';
 import { createAuthzHandlers } from '../../../src/protocol/authz.js';
-import { openHelloStore } from '../../../src/state/hello-store.js';
+import { Greetings } from '../../../src/state/greetings.js';
+import { StateStore } from '../../../src/state/store.js';
 import { corpusRequests } from '../../helpers/corpus.js';
+import { silentLog } from '../../helpers/log.js';
 import { defaultPolicy } from '../../helpers/policy.js';
 
 // Property-based: random and mutated real payloads through the real AuthZReq handler. Nothing
@@ -11,8 +12,11 @@ import { defaultPolicy } from '../../helpers/policy.js';
 // allowed, however it is spelled.
 
 const policy = defaultPolicy();
-const dir = t.testdir({ 'hello.json': JSON.stringify({ version: 1, greeted: { '@anonymous': { at: 'x' } } }) });
-const authz = createAuthzHandlers({ policy: () => policy, greetings: openHelloStore(dir).store, log: pino({ level: 'silent' }) });
+const state = new StateStore(t.testdir({}));
+t.teardown(() => state.close());
+const greetings = new Greetings(state);
+greetings.greet('@anonymous');
+const authz = createAuthzHandlers({ policy: () => policy, greetings, log: silentLog() });
 
 function verdict(text: string): { Allow: boolean; Msg?: string } {
   const out = JSON.parse(authz.request(text)) as { Allow: unknown; Msg?: unknown };
