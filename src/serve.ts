@@ -1,11 +1,15 @@
 import type { Config } from './config/config.js';
 import { createLogger, type PluginLog } from './log/logger.js';
+import { Counts } from './metrics/counts.js';
+import { createExporter } from './metrics/exporter.js';
+import { listenMetrics, type MetricsListener } from './metrics/listen.js';
 import { startPolicyLifecycle, type PolicyLifecycle } from './policy/lifecycle.js';
 import { createApp, type HealthReport } from './protocol/app.js';
 import { createAuthzHandlers } from './protocol/authz.js';
 import { pluginEndpoints } from './protocol/endpoints.js';
 import { listen, type Limits, type Listening } from './protocol/server.js';
 import { Greetings } from './state/greetings.js';
+import { addCounts, readCounts } from './state/metrics-store.js';
 import { bumpReloadGeneration, loadLastGood, reloadGeneration, saveLastGood } from './state/policy-record.js';
 import { StateStore } from './state/store.js';
 import { VERSION } from './version.js';
@@ -26,6 +30,8 @@ export interface StartOptions {
   readonly peerPollMs?: number;
   readonly watchDebounceMs?: number;
   readonly stateRetryMs?: number;
+  /** How often counted metrics go to the state database (shared by every worker). */
+  readonly metricsFlushMs?: number;
 }
 
 /**
@@ -37,11 +43,15 @@ export interface StartOptions {
 export async function startPlugin(config: Config, opts: StartOptions = {}): Promise<RunningPlugin> {
   const pluginLog = opts.log ?? createLogger(config.logLevel);
   const { log } = pluginLog;
+  const counts = new Counts();
   const state = new StateStore(
     config.stateDir,
     {
       onNote: (message) => log.warn(message),
-      onError: (message) => log.error(message),
+      onError: (message) => {
+        counts.add('state_errors');
+        log.error(message);
+      },
       onRecover: (message) => log.info(message),
     },
     opts.stateRetryMs,
@@ -55,12 +65,34 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     peers: { generation: () => reloadGeneration(state), bump: () => bumpReloadGeneration(state) },
     ...(opts.peerPollMs !== undefined && { peerPollMs: opts.peerPollMs }),
     ...(opts.watchDebounceMs !== undefined && { watchDebounceMs: opts.watchDebounceMs }),
+    onReload: (result, trigger) => counts.add(`reload\t${result}\t${trigger}`),
   });
+
+  // Counted metrics go to the state database every few seconds, so any worker's scrape sums all.
+  let dropped = 0;
+  const flushCounts = () => {
+    const now = pluginLog.sink.dropped;
+    if (now > dropped) counts.add('log_dropped', now - dropped);
+    dropped = now;
+    const deltas = counts.take();
+    if (deltas.size === 0) return;
+    try {
+      addCounts(state, deltas);
+    } catch {
+      counts.putBack(deltas); // kept until the database works again
+    }
+  };
+  const flushTimer = setInterval(flushCounts, opts.metricsFlushMs ?? 2000);
+  flushTimer.unref();
+  const totals = () => {
+    const sum = readCounts(state);
+    for (const [k, v] of counts.pending()) sum.set(k, (sum.get(k) ?? 0) + v);
+    return sum;
+  };
 
   const health = (): HealthReport => {
     const p = policy.status();
     const s = state.health();
-    const dropped = pluginLog.sink.dropped;
     return {
       status: p.state === 'file' && p.rejected === undefined && s.ok ? 'ok' : 'degraded',
       version: VERSION,
@@ -68,12 +100,14 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       pid: process.pid,
       policy: p,
       state: s,
-      log: { dropped },
+      log: { dropped: pluginLog.sink.dropped },
+      decisions: decisionTotals(totals()),
+      ...(metrics && { metrics: metrics.address }),
     };
   };
 
   const onError = (err: unknown) => log.error({ err }, 'call failed; answered 500 (the daemon refuses the request)');
-  const authz = createAuthzHandlers({ policy: policy.current, greetings, log: pluginLog });
+  const authz = createAuthzHandlers({ policy: policy.current, greetings, log: pluginLog, counts });
   const app = createApp({
     pluginName: config.pluginName,
     banner: () =>
@@ -83,6 +117,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     onError,
   });
   let listening: Listening;
+  let metrics: MetricsListener | undefined;
   try {
     listening = await listen(app, config.socket, {
       endpoints: pluginEndpoints(authz),
@@ -91,9 +126,25 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       ...(opts.limits && { limits: opts.limits }),
     });
   } catch (err) {
+    clearInterval(flushTimer);
     policy.close();
     state.close();
     throw err;
+  }
+  if (config.metrics.kind !== 'off') {
+    const exporter = createExporter(totals, () => ({
+      version: VERSION,
+      policy: policy.status(),
+      lastGoodAt: loadLastGood(state)?.at,
+      stateUp: state.health().ok,
+      greeted: greetings.count(),
+    }));
+    try {
+      metrics = await listenMetrics(config.metrics, exporter);
+    } catch (err) {
+      // Metrics are for the operator; they never stop the plugin.
+      log.error({ err: (err as Error).message }, 'cannot serve metrics; the plugin runs without them');
+    }
   }
   const p = policy.status();
   log.info(
@@ -105,6 +156,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       serving: p.state,
       rules: p.rules,
       version: VERSION,
+      ...(metrics && { metrics: metrics.address }),
     },
     'listening',
   );
@@ -116,10 +168,22 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     health,
     stop: async () => {
       policy.close();
-      await listening.close();
+      await Promise.all([listening.close(), metrics?.close()]);
+      clearInterval(flushTimer);
+      flushCounts();
       state.close();
       log.info('stopped');
       await pluginLog.sink.drain(2000);
     },
   };
+}
+
+function decisionTotals(totals: ReadonlyMap<string, number>): Record<'allow' | 'deny' | 'audit', number> {
+  const out = { allow: 0, deny: 0, audit: 0 };
+  for (const [key, n] of totals) {
+    if (!key.startsWith('decision\t')) continue;
+    const outcome = key.slice(key.lastIndexOf('\t') + 1) as keyof typeof out;
+    if (outcome in out) out[outcome] += n;
+  }
+  return out;
 }

@@ -18,12 +18,17 @@ export const BUILT_IN_RULES = {
 export type BuiltInRule = keyof typeof BUILT_IN_RULES;
 
 export type Decision =
-  { readonly allow: true; readonly rule?: string } | { readonly allow: false; readonly rule: string; readonly message: string };
-
-export const ALLOW: Decision = Object.freeze({ allow: true });
+  | {
+      readonly allow: true;
+      /** The allow rule that matched, if one did. */
+      readonly rule?: string;
+      /** What would have denied it, had the gate or the rule not been in audit mode. */
+      readonly audit?: { readonly rule: string; readonly message: string };
+    }
+  | { readonly allow: false; readonly rule: string; readonly message: string; readonly audit?: undefined };
 
 /** The one way to build a denial: the rule's id first, then what was found. */
-export function deny(rule: string, detail: string): Decision {
+export function deny(rule: string, detail: string): Extract<Decision, { allow: false }> {
   return { allow: false, rule, message: `denied by rule ${rule}: ${detail}` };
 }
 

@@ -30,13 +30,18 @@ const CHECKS: { readonly [K in RuleKind]: CheckFactory<K> } = {
 
 export interface CompiledRule {
   readonly id: string;
+  readonly kind: RuleKind;
   readonly effect: 'allow' | 'deny';
+  /** Logs what it would deny instead of denying (the rule's or the whole policy's `mode: audit`). */
+  readonly audit: boolean;
   readonly appliesTo: (identity: string) => boolean;
   readonly check: Check;
 }
 
 export interface CompiledPolicy {
   readonly source: string;
+  /** The policy text's sha256, first 12 hex digits (in every decision line), once known. */
+  readonly hash?: string;
   /** Set when no valid policy could be loaded: every request but the CLI's handshake is refused with this. */
   readonly denyAll?: string;
   /** Requests for API versions older than this are denied. */
@@ -51,6 +56,7 @@ export interface CompiledPolicy {
     readonly scope: 'identity' | 'global';
     /** The denial shown to callers who have not said hello yet. */
     readonly message: string;
+    readonly audit: boolean;
   };
   readonly rules: readonly CompiledRule[];
 }
@@ -63,11 +69,14 @@ function scopeMatcher(rule: Rule, groups: Policy['groups']): (identity: string) 
   return (identity) => (only === undefined || only.has(identity)) && !except.has(identity);
 }
 
-function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, groups: Policy['groups']): CompiledRule {
+function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, policy: Policy): CompiledRule {
   const factory = CHECKS[rule.kind] as CheckFactory<K>;
+  const { groups } = policy;
   return {
     id: rule.id,
+    kind: rule.kind,
     effect: 'effect' in rule ? rule.effect : 'deny',
+    audit: rule.mode === 'audit' || policy.mode === 'audit',
     appliesTo: scopeMatcher(rule, groups),
     check: factory(rule),
   };
@@ -89,7 +98,13 @@ export function compilePolicy(policy: Policy, source: string, pluginName = 'auth
     minApiVersion: policy.api.minVersion,
     isOldApi: olderThan(policy.api.minVersion),
     protectSelf: selfProtection(pluginName),
-    hello: Object.freeze({ ...policy.hello, image: canonicalImage(policy.hello.image), message: helloMessage(policy.hello.image) }),
-    rules: Object.freeze(policy.rules.map((r) => Object.freeze(compileRule(r, policy.groups)))),
+    hello: Object.freeze({
+      enabled: policy.hello.enabled,
+      scope: policy.hello.scope,
+      image: canonicalImage(policy.hello.image),
+      message: helloMessage(policy.hello.image),
+      audit: policy.hello.mode === 'audit' || policy.mode === 'audit',
+    }),
+    rules: Object.freeze(policy.rules.map((r) => Object.freeze(compileRule(r, policy)))),
   });
 }

@@ -1,35 +1,76 @@
 import { identityName, type DockerRequest } from '../request/types.js';
-import { ALLOW, deny, type Decision } from './built-in.js';
+import { deny, type Decision } from './built-in.js';
 import type { CompiledPolicy } from './compile.js';
 import { gateMessage, hasSaidHello, isGreetingStep, type GreetingView } from './gate.js';
 
 export type { Decision } from './built-in.js';
 
+/** What evaluation did at each step, for `docker-authz explain`. Evaluation never needs it. */
+export interface Trace {
+  step(id: string, outcome: 'pass' | 'skip' | 'no-match' | 'match' | 'audit', detail: string): void;
+}
+
 // What the docker CLI sends before anything else: answering them lets it show the real denial
 // instead of a version-negotiation error.
 const HANDSHAKE = new Set(['system.ping', 'system.version']);
+
+const allow = (rule: string | undefined, audit: Decision['audit']): Decision =>
+  audit === undefined
+    ? rule === undefined
+      ? ALLOWED
+      : { allow: true, rule }
+    : { allow: true, audit, ...(rule !== undefined && { rule }) };
+const ALLOWED: Decision = Object.freeze({ allow: true });
 
 /**
  * Decides one request. Pure: the policy, the request and a read-only view of the hello state come
  * in; nothing is read or written. Built-in checks (no valid policy, the plugin's own safety, the
  * oldest API version) come first, then the hello gate, then rules in order: the first rule that
- * matches decides, and a request no rule matches is allowed.
+ * matches decides, and a request no rule matches is allowed. A gate or rule in audit mode that
+ * would deny is noted in `audit` (the first such) and evaluation goes on as if it had not matched.
  */
-export function evaluate(policy: CompiledPolicy, req: DockerRequest, greetings: GreetingView): Decision {
+export function evaluate(policy: CompiledPolicy, req: DockerRequest, greetings: GreetingView, trace?: Trace): Decision {
   if (policy.denyAll !== undefined && !HANDSHAKE.has(req.op)) return deny('policy-invalid', policy.denyAll);
   const self = policy.protectSelf(req);
   if (self) return deny('self-protection', self);
+  trace?.step('self-protection', 'pass', `${req.op} does not touch this plugin`);
   if (req.apiVersion !== undefined && policy.isOldApi(req.apiVersion)) {
     return deny('api-version', `API version ${req.apiVersion} is older than ${policy.minApiVersion}, the oldest this policy allows`);
   }
+  trace?.step('api-version', 'pass', `API version ${req.apiVersion ?? '(none)'} is not older than ${policy.minApiVersion}`);
+
   const identity = identityName(req.identity);
-  if (!hasSaidHello(policy, greetings, identity) && !isGreetingStep(policy, req)) return deny('hello', gateMessage(policy, greetings));
-  for (const rule of policy.rules) {
-    if (!rule.appliesTo(identity)) continue;
-    const found = rule.check(req);
-    if (!found) continue;
-    if (rule.effect === 'allow') return { allow: true, rule: rule.id };
-    return deny(rule.id, `${found.field} ${found.reason}`);
+  let audit: Decision['audit'];
+  if (!hasSaidHello(policy, greetings, identity) && !isGreetingStep(policy, req)) {
+    const denial = deny('hello', gateMessage(policy, greetings));
+    if (!policy.hello.audit) return denial;
+    audit = { rule: denial.rule, message: denial.message };
+    trace?.step('hello', 'audit', `${identity} has not said hello; the gate is in audit mode`);
+  } else {
+    trace?.step('hello', 'pass', policy.hello.enabled ? `${identity} has said hello, or this is part of saying it` : 'the gate is off');
   }
-  return ALLOW;
+
+  for (const rule of policy.rules) {
+    if (!rule.appliesTo(identity)) {
+      trace?.step(rule.id, 'skip', `does not apply to ${identity}`);
+      continue;
+    }
+    const found = rule.check(req);
+    if (!found) {
+      trace?.step(rule.id, 'no-match', `nothing in ${req.op} matches`);
+      continue;
+    }
+    if (rule.effect === 'allow') {
+      trace?.step(rule.id, 'match', `allows: ${found.field} ${found.reason}`);
+      return allow(rule.id, audit);
+    }
+    const denial = deny(rule.id, `${found.field} ${found.reason}`);
+    if (!rule.audit) {
+      trace?.step(rule.id, 'match', `denies: ${found.field} ${found.reason}`);
+      return denial;
+    }
+    trace?.step(rule.id, 'audit', `would deny (audit mode): ${found.field} ${found.reason}`);
+    audit ??= { rule: denial.rule, message: denial.message };
+  }
+  return allow(undefined, audit);
 }

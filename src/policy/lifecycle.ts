@@ -56,6 +56,8 @@ export interface PolicyLifecycleOptions {
   /** How often to look for explicit reloads made through other workers. Default 1 s. */
   readonly peerPollMs?: number;
   readonly watchDebounceMs?: number;
+  /** Told about every reload's result (for metrics). */
+  readonly onReload?: (result: 'ok' | 'rejected', trigger: ReloadTrigger) => void;
 }
 
 export interface PolicyLifecycle {
@@ -67,6 +69,7 @@ export interface PolicyLifecycle {
 }
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const withHash = (policy: CompiledPolicy, hash: string): CompiledPolicy => Object.freeze({ ...policy, hash: hash.slice(0, 12) });
 
 function errorsOf(result: Extract<LoadResult, { ok: false }>): string[] {
   return result.issues.map(formatIssue);
@@ -87,7 +90,7 @@ export function startPolicyLifecycle(opts: PolicyLifecycleOptions): PolicyLifecy
 
   const putInForce = (result: Extract<LoadResult, { ok: true }>): void => {
     const hash = sha256(result.text);
-    policy = compilePolicy(result.policy, result.source, pluginName);
+    policy = withHash(compilePolicy(result.policy, result.source, pluginName), hash);
     status = { state: 'file', source: result.source, sha256: hash, rules: policy.rules.length, since: new Date().toISOString() };
     try {
       opts.lastGood.save({ source: result.source, text: result.text, sha256: hash });
@@ -116,7 +119,7 @@ export function startPolicyLifecycle(opts: PolicyLifecycleOptions): PolicyLifecy
     const saved = opts.lastGood.load();
     const restored = saved ? parsePolicy(saved.text, saved.source) : undefined;
     if (saved && restored?.ok) {
-      policy = compilePolicy(restored.policy, saved.source, pluginName);
+      policy = withHash(compilePolicy(restored.policy, saved.source, pluginName), saved.sha256);
       status = {
         state: 'last-known-good',
         source: saved.source,
@@ -158,6 +161,7 @@ export function startPolicyLifecycle(opts: PolicyLifecycleOptions): PolicyLifecy
         { errors, trigger, policy: status.source, serving: status.state },
         'policy reload rejected; the previous policy stays in force',
       );
+      opts.onReload?.('rejected', trigger);
       return { ok: false, source: status.source, errors };
     }
     putInForce(result);
@@ -169,6 +173,7 @@ export function startPolicyLifecycle(opts: PolicyLifecycleOptions): PolicyLifecy
       }
     }
     log.info({ policy: status.source, rules: status.rules, sha256: status.sha256, trigger }, 'policy reloaded');
+    opts.onReload?.('ok', trigger);
     return { ok: true, source: status.source };
   };
 

@@ -19,6 +19,10 @@ const scope = {
   groups: z.array(name).optional().describe('Apply only to members of these groups.'),
   exceptUsers: z.array(name).optional().describe('Never apply to these identities.'),
   exceptGroups: z.array(name).optional().describe('Never apply to members of these groups.'),
+  mode: z
+    .enum(['enforce', 'audit'])
+    .default('enforce')
+    .describe('audit: what this rule would deny is logged (and counted) as "audit" and allowed; evaluation goes on.'),
 };
 
 export const NAMESPACES = ['pid', 'ipc', 'network', 'uts', 'userns', 'cgroup'] as const;
@@ -77,6 +81,10 @@ export const ruleSchema = z.discriminatedUnion('kind', [
 export const policySchema = z
   .strictObject({
     version: z.literal(1),
+    mode: z
+      .enum(['enforce', 'audit'])
+      .default('enforce')
+      .describe('audit: the whole policy (rules and hello gate) only logs what it would deny. Built-in checks stay enforced.'),
     hello: z
       .strictObject({
         enabled: z.boolean().default(true),
@@ -85,6 +93,10 @@ export const policySchema = z
           .enum(['identity', 'global'])
           .default('identity')
           .describe('identity: each caller says hello; global: one hello opens the gate for all.'),
+        mode: z
+          .enum(['enforce', 'audit'])
+          .default('enforce')
+          .describe('audit: callers who have not said hello are logged as "audit" and let through.'),
       })
       .prefault({}),
     api: z
@@ -106,6 +118,13 @@ export const policySchema = z
     policy.rules.forEach((rule, i) => {
       if (seen.has(rule.id)) ctx.addIssue({ code: 'custom', path: ['rules', i, 'id'], message: `duplicate rule id "${rule.id}"` });
       seen.add(rule.id);
+      if (rule.kind === 'operations' && rule.effect === 'allow' && rule.mode === 'audit') {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['rules', i, 'mode'],
+          message: 'mode: audit applies to deny rules; an allow rule cannot be audited',
+        });
+      }
       // A glob that matches no operation is a typo that would silently never apply.
       if (rule.kind === 'operations') {
         rule.operations.forEach((glob, j) => {

@@ -7,6 +7,7 @@ import { isGreetingCreate, type GreetingView } from '../policy/gate.js';
 import { normalize } from '../request/normalize.js';
 import { ANONYMOUS, identityName } from '../request/types.js';
 import { parseEnvelope } from './envelope.js';
+import type { Counts } from '../metrics/counts.js';
 
 /** The greetings the AuthZ calls read and record (the shared state database). */
 export interface GreetingStore extends GreetingView {
@@ -19,6 +20,8 @@ export interface AuthzDeps {
   readonly policy: () => CompiledPolicy;
   readonly greetings: GreetingStore;
   readonly log: PluginLog;
+  /** Where decisions and greetings are counted (metrics). */
+  readonly counts?: Counts;
 }
 
 /** The two AuthZ calls, from the daemon's request text to the JSON text to answer with. */
@@ -35,16 +38,20 @@ const answer = (d: Decision): string => (d.allow ? ALLOW_BODY : JSON.stringify({
 
 export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
   const { log } = deps.log;
+  const { counts } = deps;
   const logDecision = decisionLog(deps.log);
   return {
     request: function authzRequest(text) {
+      const started = performance.now();
       const env = parseEnvelope(text);
       let identity = ANONYMOUS;
       let method: unknown;
       let path: string | undefined;
       let op: string | undefined;
+      let image: string | undefined;
       let code: string | undefined;
       let decision: Decision;
+      const policy = deps.policy();
       if (typeof env === 'string') {
         code = 'AUTHZ_REQUEST_MALFORMED';
         decision = deny('request-integrity', env);
@@ -55,7 +62,8 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
           if (n.ok) {
             ({ method, path, op } = n.request);
             identity = identityName(n.request.identity);
-            decision = evaluate(deps.policy(), n.request, deps.greetings);
+            if (op === 'container.create' && n.request.subject.kind === 'container') image = n.request.subject.image;
+            decision = evaluate(policy, n.request, deps.greetings);
           } else {
             ({ path, op, code } = n);
             if (n.identity) identity = identityName(n.identity);
@@ -68,16 +76,26 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
           decision = deny('internal-error', 'docker-authz failed while deciding this request (see its log)');
         }
       }
+      const audited = decision.audit;
       logDecision({
         identity,
         method,
         path,
         op,
+        image,
         allow: decision.allow,
-        rule: decision.rule,
-        reason: decision.allow ? undefined : decision.message,
+        audit: audited && true,
+        rule: audited ? audited.rule : decision.rule,
+        reason: audited ? audited.message : decision.allow ? undefined : decision.message,
         code,
+        policy: policy.hash,
       });
+      counts?.decision(
+        op,
+        audited ? audited.rule : decision.rule,
+        audited ? 'audit' : decision.allow ? 'allow' : 'deny',
+        (performance.now() - started) / 1000,
+      );
       return answer(decision);
     },
 
@@ -93,6 +111,7 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
         const identity = identityName(n.request.identity);
         try {
           const added = deps.greetings.greet(identity);
+          if (added) counts?.add('greetings');
           log.info({ identity, op: n.request.op, greeted: true, new: added }, 'hello');
         } catch (err) {
           log.error(

@@ -15,6 +15,7 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE policy_last_good (
      id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL, text TEXT NOT NULL, sha256 TEXT NOT NULL, at TEXT NOT NULL
    );`,
+  `CREATE TABLE metrics (key TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;`,
 ];
 
 /** Leftovers of interrupted writes by earlier versions (hello.json.<pid>.tmp). */

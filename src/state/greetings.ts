@@ -11,6 +11,7 @@ export interface Greeting {
 interface Statements {
   readonly has: Database.Statement<[string], number>;
   readonly any: Database.Statement<[], number>;
+  readonly count: Database.Statement<[], number>;
   readonly add: Database.Statement<[string, string]>;
   readonly list: Database.Statement<[], Greeting>;
 }
@@ -22,6 +23,7 @@ function statements(db: Db): Statements {
     s = {
       has: db.prepare<[string], number>('SELECT 1 FROM greetings WHERE identity = ?').pluck(),
       any: db.prepare<[], number>('SELECT EXISTS (SELECT 1 FROM greetings)').pluck(),
+      count: db.prepare<[], number>('SELECT count(*) FROM greetings').pluck(),
       add: db.prepare<[string, string]>('INSERT OR IGNORE INTO greetings (identity, at) VALUES (?, ?)'),
       list: db.prepare<[], Greeting>('SELECT identity, at FROM greetings ORDER BY at, identity'),
     };
@@ -70,6 +72,11 @@ export class Greetings implements GreetingView {
         })
         .immediate(),
     );
+  }
+
+  /** How many identities have said hello (0 when the database cannot be read). */
+  count(): number {
+    return this.state.read((db) => statements(db).count.get() ?? 0, 0);
   }
 
   list(): Greeting[] {

@@ -78,7 +78,9 @@ t.test('a failure while deciding (a bug) is a denial by rule internal-error, nev
     rules: [
       {
         id: 'boom',
+        kind: 'operations',
         effect: 'deny',
+        audit: false,
         appliesTo: () => true,
         check: () => {
           throw new Error('bug');
