@@ -2,6 +2,8 @@
 import 'dotenv/config';
 import { request } from 'node:http';
 import { loadConfig, type Config } from './config/config.js';
+import { gatewayCommand } from './cli/gateway.js';
+import { usersCommand } from './cli/users.js';
 import { isCodedError } from './errors.js';
 import { loadPolicyFile } from './policy/load.js';
 import { startPlugin } from './serve.js';
@@ -14,6 +16,8 @@ const USAGE = `usage: docker-authz <command>
   reload                     make the running plugin re-read its policy
   hello status               list who has said hello
   hello reset [--user NAME]  forget one identity's greeting (NAME "@anonymous" = unix-socket callers), or everyone's
+  users init|add|remove|list|renew   per-user sockets with TLS identities (docker-authz users --help)
+  gateway                    run the user gateway in the foreground
 
 Configuration comes from the environment and .env: AUTHZ_SOCKET, AUTHZ_POLICY, AUTHZ_STATE_DIR, AUTHZ_LOG_LEVEL.`;
 
@@ -128,6 +132,10 @@ async function main(argv: string[]): Promise<number> {
       return reload(config);
     case 'hello':
       return hello(config, args);
+    case 'users':
+      return usersCommand(config, args);
+    case 'gateway':
+      return gatewayCommand(config, args);
     default:
       console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

@@ -11,6 +11,9 @@ export const codes = {
   BODY_INVALID: 'AUTHZ_BODY_INVALID',
   BODY_AMBIGUOUS: 'AUTHZ_BODY_AMBIGUOUS',
   INTERNAL: 'AUTHZ_INTERNAL',
+  PKI_FAILED: 'AUTHZ_PKI_FAILED',
+  USER_INVALID: 'AUTHZ_USER_INVALID',
+  POLICY_EDIT: 'AUTHZ_POLICY_EDIT',
 } as const;
 
 export type ErrorCode = (typeof codes)[keyof typeof codes];
