@@ -168,7 +168,11 @@ await waitFor('the gateway', () =>
 // Kept-alive connections, interleaved in rounds so both see the same machine load.
 const direct = client(await openDirect(port, creds));
 const viaGateway = client(await openGateway(userSocket));
-for (let i = 0; i < 200; i++) (await direct.get(), await viaGateway.get()); // warm-up (JIT, daemon caches)
+// warm-up (JIT, daemon caches)
+for (let i = 0; i < 200; i++) {
+  await direct.get();
+  await viaGateway.get();
+}
 const times = { direct: [], gateway: [] };
 for (let done = 0; done < SAMPLES; done += 50) {
   for (const [name, c] of [

@@ -2,8 +2,6 @@
 import 'dotenv/config';
 import { request } from 'node:http';
 import { loadConfig, type Config } from './config/config.js';
-import { gatewayCommand } from './cli/gateway.js';
-import { usersCommand } from './cli/users.js';
 import { isCodedError } from './errors.js';
 import { loadPolicyFile } from './policy/load.js';
 import { startPlugin } from './serve.js';
@@ -132,10 +130,11 @@ async function main(argv: string[]): Promise<number> {
       return reload(config);
     case 'hello':
       return hello(config, args);
+    // Loaded on demand: `serve` starts without the gateway's modules.
     case 'users':
-      return usersCommand(config, args);
+      return (await import('./cli/users.js')).usersCommand(config, args);
     case 'gateway':
-      return gatewayCommand(config, args);
+      return (await import('./cli/gateway.js')).gatewayCommand(config, args);
     default:
       console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

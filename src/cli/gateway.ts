@@ -16,7 +16,10 @@ const RENEW_EVERY_MS = 12 * 3600_000;
 /** `docker-authz gateway`: runs the user gateway in the foreground until SIGTERM/SIGINT. */
 export async function gatewayCommand(config: Config, argv: string[]): Promise<number> {
   try {
-    parseArgs({ args: argv, options: {}, strict: true, allowPositionals: false });
+    if (parseArgs({ args: argv, options: { help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false }).values.help) {
+      console.log(GATEWAY_USAGE);
+      return 0;
+    }
   } catch (err) {
     console.error(`${(err as Error).message}\n\n${GATEWAY_USAGE}`);
     return 2;

@@ -43,6 +43,7 @@ function parse(argv: string[]) {
       'docker-context': { type: 'boolean' },
       force: { type: 'boolean' },
       json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
     },
   });
 }
@@ -57,6 +58,10 @@ export async function usersCommand(config: Config, argv: string[]): Promise<numb
     return 2;
   }
   const [sub, ...names] = args.positionals;
+  if (args.values.help || sub === 'help') {
+    console.log(USERS_USAGE);
+    return 0;
+  }
   const allowed: Record<string, readonly string[]> = {
     init: ['json'],
     add: ['group', 'docker-context'],
