@@ -18,6 +18,9 @@ export const ERROR_CODES = {
   AUTHZ_STATE_UNAVAILABLE: 'The state database cannot be opened, read or written.',
   AUTHZ_SOCKET_IN_USE: "Another process is already serving the plugin's socket.",
   AUTHZ_INTERNAL: 'An unexpected internal failure (a bug); the call is refused.',
+  AUTHZ_PKI_FAILED: "The local PKI (the users' CA and certificates) could not be read or written.",
+  AUTHZ_USER_INVALID: 'A user name is not valid, or the Unix account does not exist.',
+  AUTHZ_POLICY_EDIT: 'A policy file edit (docker-authz users --group) could not be made or would make the policy invalid.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

@@ -1,20 +1,40 @@
 import { isCodedError } from '../errors.js';
 import { VERSION } from '../version.js';
-import { checkCommand } from './check.js';
 import { EXIT, helpText, lazyConfig, parseCommand, UsageError, usageLine, type Command } from './command.js';
-import { helloResetCommand, helloStatusCommand } from './hello.js';
-import { reloadCommand } from './reload.js';
-import { serveCommand } from './serve.js';
-import { statusCommand } from './status.js';
 
-/** Every command, in the order `docker-authz --help` lists them. */
-export const COMMANDS: readonly Command[] = [
-  serveCommand,
-  checkCommand,
-  reloadCommand,
-  statusCommand,
-  helloStatusCommand,
-  helloResetCommand,
+/**
+ * Every command, in the order `docker-authz --help` lists them. Each is loaded when it runs, so
+ * `serve` starts without loading what only other commands need.
+ */
+export const COMMANDS: readonly { readonly name: string; readonly summary: string; load(): Promise<Command> }[] = [
+  { name: 'serve', summary: 'Run the plugin in the foreground.', load: async () => (await import('./serve.js')).serveCommand },
+  { name: 'check', summary: 'Validate policy files, like nginx -t.', load: async () => (await import('./check.js')).checkCommand },
+  { name: 'reload', summary: 'Make the running plugin re-read its policy.', load: async () => (await import('./reload.js')).reloadCommand },
+  {
+    name: 'status',
+    summary: 'What the running plugin serves, and whether all is well.',
+    load: async () => (await import('./status.js')).statusCommand,
+  },
+  { name: 'hello status', summary: 'Who has said hello.', load: async () => (await import('./hello.js')).helloStatusCommand },
+  { name: 'hello reset', summary: 'Forget greetings.', load: async () => (await import('./hello.js')).helloResetCommand },
+  {
+    name: 'users init',
+    summary: "Create the users' CA and the daemon's TLS certificate.",
+    load: async () => (await import('./users.js')).usersInitCommand,
+  },
+  {
+    name: 'users add',
+    summary: 'Give a Unix user a certificate and a Docker socket of their own.',
+    load: async () => (await import('./users.js')).usersAddCommand,
+  },
+  {
+    name: 'users remove',
+    summary: "Revoke a user's certificate and socket.",
+    load: async () => (await import('./users.js')).usersRemoveCommand,
+  },
+  { name: 'users list', summary: 'Users, sockets, expiry, groups.', load: async () => (await import('./users.js')).usersListCommand },
+  { name: 'users renew', summary: 'Renew certificates due for renewal.', load: async () => (await import('./users.js')).usersRenewCommand },
+  { name: 'gateway', summary: 'Run the user gateway in the foreground.', load: async () => (await import('./gateway.js')).gatewayCommand },
 ];
 
 function usage(): string {
@@ -33,12 +53,12 @@ function usage(): string {
 }
 
 /** Finds the command `argv` names: the longest name (`hello reset` before `hello`) that matches. */
-function findCommand(argv: readonly string[]): { cmd: Command; rest: readonly string[] } | undefined {
-  let best: { cmd: Command; rest: readonly string[] } | undefined;
-  for (const cmd of COMMANDS) {
-    const words = cmd.name.split(' ');
-    if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.cmd.name.split(' ').length)) {
-      best = { cmd, rest: argv.slice(words.length) };
+function findCommand(argv: readonly string[]): { entry: (typeof COMMANDS)[number]; rest: readonly string[] } | undefined {
+  let best: { entry: (typeof COMMANDS)[number]; rest: readonly string[] } | undefined;
+  for (const entry of COMMANDS) {
+    const words = entry.name.split(' ');
+    if (words.every((w, i) => argv[i] === w) && (!best || words.length > best.entry.name.split(' ').length)) {
+      best = { entry, rest: argv.slice(words.length) };
     }
   }
   return best;
@@ -67,10 +87,18 @@ export async function main(argv: readonly string[], env: NodeJS.ProcessEnv = pro
   }
   const found = findCommand(argv);
   if (!found) {
+    const group = COMMANDS.filter((c) => c.name.startsWith(`${first} `));
+    if (group.length > 0) {
+      const list = group.map((c) => `  docker-authz ${c.name.padEnd(14)} ${c.summary}`).join('\n');
+      const help = argv.includes('--help') || argv.includes('-h');
+      (help ? io.out : io.err)(`usage: docker-authz ${first} <command> [options]\n\n${list}`);
+      return help ? EXIT.OK : EXIT.USAGE;
+    }
     io.err(`docker-authz: unknown command ${JSON.stringify(argv.filter((a) => !a.startsWith('-')).join(' '))}\n\n${usage()}`);
     return EXIT.USAGE;
   }
-  const { cmd, rest } = found;
+  const cmd = await found.entry.load();
+  const { rest } = found;
   try {
     const parsed = parseCommand(cmd, rest);
     if (parsed.help) {

@@ -27,6 +27,31 @@ const envSchema = z.object({
       }
       return listen;
     }),
+  // The user gateway (docker-authz gateway, docker-authz users).
+  AUTHZ_PKI_DIR: z.string().default('/etc/docker-authz/pki').refine(isAbsolute, 'must be an absolute path'),
+  AUTHZ_USERS_SOCKET_DIR: z
+    .string()
+    .default('/run/docker-authz/users')
+    .refine(isAbsolute, 'must be an absolute path')
+    // NAME.sock with a 32-character user name must stay under the 108-byte unix socket limit.
+    .refine((p) => Buffer.byteLength(p) <= 108 - 40, 'must be at most 68 bytes (unix socket limit, with room for NAME.sock)'),
+  AUTHZ_GATEWAY_SOCKET: z
+    .string()
+    .default('/run/docker-authz/gateway.sock')
+    .refine(isAbsolute, 'must be an absolute path')
+    .refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes (unix socket limit)'),
+  AUTHZ_DAEMON_TLS_ADDRESS: z
+    .string()
+    .default('127.0.0.1:2376')
+    .transform((a, ctx) => {
+      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(a);
+      const port = Number(m?.[3]);
+      if (!m || port < 1 || port > 65535) {
+        ctx.addIssue({ code: 'custom', message: 'must be HOST:PORT, e.g. 127.0.0.1:2376 or [::1]:2376' });
+        return z.NEVER;
+      }
+      return { host: (m[1] ?? m[2])!, port };
+    }),
 });
 
 /** Where Prometheus metrics are served: nowhere, a unix socket, or a loopback TCP port. */
@@ -63,6 +88,14 @@ export interface Config {
   readonly stateDir: string;
   readonly logLevel: z.infer<typeof envSchema>['AUTHZ_LOG_LEVEL'];
   readonly metrics: MetricsListen;
+  /** The users' PKI: CA, the daemon's server certificate, one client certificate per user. */
+  readonly pkiDir: string;
+  /** Where the gateway serves NAME.sock for each user. */
+  readonly usersSocketDir: string;
+  /** The gateway's root-only control socket (reload, status). */
+  readonly gatewaySocket: string;
+  /** The daemon's TLS listener the gateway connects to. */
+  readonly daemonTls: { readonly host: string; readonly port: number };
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
@@ -79,5 +112,9 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     stateDir: e.AUTHZ_STATE_DIR,
     logLevel: e.AUTHZ_LOG_LEVEL,
     metrics: e.AUTHZ_METRICS,
+    pkiDir: e.AUTHZ_PKI_DIR,
+    usersSocketDir: e.AUTHZ_USERS_SOCKET_DIR,
+    gatewaySocket: e.AUTHZ_GATEWAY_SOCKET,
+    daemonTls: Object.freeze(e.AUTHZ_DAEMON_TLS_ADDRESS),
   });
 }

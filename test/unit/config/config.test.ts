@@ -9,6 +9,11 @@ t.test('defaults', async (t) => {
     policyFile: undefined,
     stateDir: '/var/lib/docker-authz',
     logLevel: 'info',
+    metrics: { kind: 'off' },
+    pkiDir: '/etc/docker-authz/pki',
+    usersSocketDir: '/run/docker-authz/users',
+    gatewaySocket: '/run/docker-authz/gateway.sock',
+    daemonTls: { host: '127.0.0.1', port: 2376 },
   });
   t.ok(Object.isFrozen(c));
 });
@@ -25,4 +30,15 @@ t.test('bad values stop the start with every problem listed', async (t) => {
   });
   t.throws(() => loadConfig({ AUTHZ_SOCKET: '/run/x.socket' }), { message: /\.sock/ });
   t.throws(() => loadConfig({ AUTHZ_SOCKET: `/${'a'.repeat(120)}.sock` }), { message: /108/ });
+});
+
+t.test('the user gateway settings', async (t) => {
+  t.same(loadConfig({ AUTHZ_DAEMON_TLS_ADDRESS: 'localhost:12376' }).daemonTls, { host: 'localhost', port: 12376 });
+  t.same(loadConfig({ AUTHZ_DAEMON_TLS_ADDRESS: '[::1]:2376' }).daemonTls, { host: '::1', port: 2376 });
+  for (const bad of ['127.0.0.1', '127.0.0.1:0', '127.0.0.1:70000', 'tcp://127.0.0.1:2376', ':2376'])
+    t.throws(() => loadConfig({ AUTHZ_DAEMON_TLS_ADDRESS: bad }), { message: /AUTHZ_DAEMON_TLS_ADDRESS: must be HOST:PORT/ }, bad);
+  t.throws(() => loadConfig({ AUTHZ_PKI_DIR: 'pki' }), { message: /AUTHZ_PKI_DIR: must be an absolute path/ });
+  t.throws(() => loadConfig({ AUTHZ_USERS_SOCKET_DIR: `/${'a'.repeat(70)}` }), {
+    message: /AUTHZ_USERS_SOCKET_DIR: must be at most 68 bytes/,
+  });
 });

@@ -8,7 +8,7 @@ t.test('the shipped default policy is valid and has the promised rules', async (
   t.ok(r.ok);
   if (!r.ok) return;
   t.equal(r.source, DEFAULT_POLICY_FILE);
-  t.same(r.policy.hello, { enabled: true, image: 'hello-world', scope: 'identity' });
+  t.same(r.policy.hello, { enabled: true, image: 'hello-world', scope: 'identity', mode: 'enforce' });
   t.same(
     r.policy.rules.map((x) => x.kind),
     ['privileged', 'host-mounts', 'capabilities', 'devices', 'host-namespaces', 'security-options', 'host-settings', 'operations'],
