@@ -10,6 +10,7 @@ import { pluginEndpoints } from './protocol/endpoints.js';
 import { listen, type Limits, type Listening } from './protocol/server.js';
 import { Greetings } from './state/greetings.js';
 import { addCounts, readCounts } from './state/metrics-store.js';
+import { noteProbe } from './state/probe.js';
 import { bumpReloadGeneration, loadLastGood, reloadGeneration, saveLastGood } from './state/policy-record.js';
 import { StateStore } from './state/store.js';
 import { VERSION } from './version.js';
@@ -107,7 +108,13 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
   };
 
   const onError = (err: unknown) => log.error({ err }, 'call failed; answered 500 (the daemon refuses the request)');
-  const authz = createAuthzHandlers({ policy: policy.current, greetings, log: pluginLog, counts });
+  const authz = createAuthzHandlers({
+    policy: policy.current,
+    greetings,
+    log: pluginLog,
+    counts,
+    onProbe: (nonce) => noteProbe(state, nonce),
+  });
   const app = createApp({
     pluginName: config.pluginName,
     banner: () =>

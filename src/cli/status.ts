@@ -1,5 +1,9 @@
+import { randomBytes } from 'node:crypto';
+import { request } from 'node:http';
 import type { PolicyStatus } from '../policy/lifecycle.js';
-import type { StateHealth } from '../state/store.js';
+import { PROBE_HEADER } from '../protocol/authz.js';
+import { probeSeen } from '../state/probe.js';
+import { StateStore, type StateHealth } from '../state/store.js';
 import { EXIT, UsageError, type Command } from './command.js';
 import { callPlugin, notRunning } from './plugin-client.js';
 
@@ -11,6 +15,38 @@ interface Health {
   policy: PolicyStatus;
   state: StateHealth;
   log: { dropped: number };
+  decisions: { allow: number; deny: number; audit: number };
+  metrics?: string;
+}
+
+type Consulted = { readonly consulted: boolean; readonly detail: string };
+
+/** Sends a ping with a nonce through the daemon and looks for the nonce in the plugin's state. */
+async function probeDaemon(dockerSocket: string, stateDir: string): Promise<Consulted> {
+  const nonce = randomBytes(16).toString('hex');
+  const answered = await new Promise<string | undefined>((resolve) => {
+    const req = request({ socketPath: dockerSocket, path: '/_ping', headers: { Host: 'docker', [PROBE_HEADER]: nonce } }, (res) => {
+      res.resume().on('end', () => resolve(undefined));
+    });
+    req.setTimeout(20_000, () => req.destroy(new Error('no answer within 20 s')));
+    req.on('error', (err) => resolve(err.message));
+    req.end();
+  });
+  if (answered !== undefined) return { consulted: false, detail: `the daemon at unix://${dockerSocket} did not answer (${answered})` };
+  const state = new StateStore(stateDir);
+  try {
+    return probeSeen(state, nonce)
+      ? { consulted: true, detail: `unix://${dockerSocket} consults this plugin (a ping sent through it reached the plugin)` }
+      : {
+          consulted: false,
+          detail:
+            `unix://${dockerSocket} does NOT consult this plugin: a ping sent through it never reached the plugin. ` +
+            '`docker info` does not list legacy authorization plugins; check "authorization-plugins" in daemon.json and ' +
+            'the daemon log for "Reloaded configuration" (an earlier plugin in the chain that refuses the ping looks the same)',
+        };
+  } finally {
+    state.close();
+  }
 }
 
 const POLICY_STATE: Record<PolicyStatus['state'], string> = {
@@ -19,7 +55,7 @@ const POLICY_STATE: Record<PolicyStatus['state'], string> = {
   'deny-all': 'NOTHING VALID: every request is DENIED',
 };
 
-function render(h: Health): string[] {
+function render(h: Health, daemon: Consulted | undefined): string[] {
   const lines = [
     `docker-authz ${h.version}, plugin "${h.plugin}" (pid ${h.pid}): ${h.status}`,
     `policy:  serving ${POLICY_STATE[h.policy.state]}: ${h.policy.source} (${h.policy.rules} rules, since ${h.policy.since})`,
@@ -35,15 +71,22 @@ function render(h: Health): string[] {
   );
   if (h.state.errors > 0) lines.push(`         ${h.state.errors} failed operation(s), last: ${h.state.lastError}`);
   lines.push(`log:     ${h.log.dropped} line(s) dropped because the log reader fell behind`);
+  lines.push(`counts:  ${h.decisions.allow} allowed, ${h.decisions.deny} denied, ${h.decisions.audit} audited (all workers)`);
+  if (h.metrics) lines.push(`metrics: ${h.metrics}`);
+  if (daemon) lines.push(`daemon:  ${daemon.detail}`);
   return lines;
 }
 
 export const statusCommand: Command = {
   name: 'status',
   summary: 'Show what the running plugin serves: the policy in force, the state database, dropped log lines.',
-  description: 'Exits 0 when all is well, 1 when the plugin serves but something needs attention, 3 when it is not running.',
+  description:
+    'Also checks that the daemon (AUTHZ_DOCKER_HOST) really consults the plugin: `docker info` does not list legacy\n' +
+    "authorization plugins, so a ping carrying a nonce is sent through the daemon and looked for in the plugin's state.\n" +
+    'Exits 0 when all is well, 1 when the plugin serves but something needs attention, 3 when it is not running.',
   options: {
     format: { type: 'string', valueName: 'text|json', default: 'text', description: 'output format' },
+    'no-probe': { type: 'boolean', description: 'do not check whether the daemon (AUTHZ_DOCKER_HOST) consults the plugin' },
   },
   async run(ctx) {
     const format = ctx.values.format;
@@ -55,8 +98,10 @@ export const statusCommand: Command = {
       return EXIT.UNREACHABLE;
     }
     const h = res.json as Health;
-    if (format === 'json') ctx.out(JSON.stringify(h, null, 2));
-    else for (const line of render(h)) ctx.out(line);
-    return h.status === 'ok' ? EXIT.OK : EXIT.FAILED;
+    const config = ctx.config();
+    const daemon = ctx.values['no-probe'] ? undefined : await probeDaemon(config.dockerSocket, config.stateDir);
+    if (format === 'json') ctx.out(JSON.stringify(daemon ? { ...h, daemon } : h, null, 2));
+    else for (const line of render(h, daemon)) ctx.out(line);
+    return h.status === 'ok' && daemon?.consulted !== false ? EXIT.OK : EXIT.FAILED;
   },
 };

@@ -27,6 +27,10 @@ const envSchema = z.object({
       }
       return listen;
     }),
+  AUTHZ_DOCKER_HOST: z
+    .string()
+    .default('unix:///var/run/docker.sock')
+    .refine((h) => h.startsWith('unix:///'), 'must be unix:///path/to/docker.sock (the daemon the plugin serves)'),
   // The user gateway (docker-authz gateway, docker-authz users).
   AUTHZ_PKI_DIR: z.string().default('/etc/docker-authz/pki').refine(isAbsolute, 'must be an absolute path'),
   AUTHZ_USERS_SOCKET_DIR: z
@@ -88,6 +92,8 @@ export interface Config {
   readonly stateDir: string;
   readonly logLevel: z.infer<typeof envSchema>['AUTHZ_LOG_LEVEL'];
   readonly metrics: MetricsListen;
+  /** The daemon's own unix socket (for the plugin's read-only calls and `status`). */
+  readonly dockerSocket: string;
   /** The users' PKI: CA, the daemon's server certificate, one client certificate per user. */
   readonly pkiDir: string;
   /** Where the gateway serves NAME.sock for each user. */
@@ -112,6 +118,7 @@ export function loadConfig(env: NodeJS.ProcessEnv): Config {
     stateDir: e.AUTHZ_STATE_DIR,
     logLevel: e.AUTHZ_LOG_LEVEL,
     metrics: e.AUTHZ_METRICS,
+    dockerSocket: e.AUTHZ_DOCKER_HOST.slice('unix://'.length),
     pkiDir: e.AUTHZ_PKI_DIR,
     usersSocketDir: e.AUTHZ_USERS_SOCKET_DIR,
     gatewaySocket: e.AUTHZ_GATEWAY_SOCKET,

@@ -22,7 +22,12 @@ export interface AuthzDeps {
   readonly log: PluginLog;
   /** Where decisions and greetings are counted (metrics). */
   readonly counts?: Counts;
+  /** Told the nonce of a `docker-authz status` probe (a ping sent through the daemon). */
+  readonly onProbe?: (nonce: string) => void;
 }
+
+/** The header `docker-authz status` puts on the ping it sends through the daemon. */
+export const PROBE_HEADER = 'X-Docker-Authz-Probe';
 
 /** The two AuthZ calls, from the daemon's request text to the JSON text to answer with. */
 export interface AuthzHandlers {
@@ -40,6 +45,16 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
   const { log } = deps.log;
   const { counts } = deps;
   const logDecision = decisionLog(deps.log);
+  const notice = (headers: unknown) => {
+    const nonce = typeof headers === 'object' && headers !== null ? (headers as Record<string, unknown>)[PROBE_HEADER] : undefined;
+    if (typeof nonce === 'string' && /^[0-9a-f]{32}$/.test(nonce)) {
+      try {
+        deps.onProbe!(nonce);
+      } catch (err) {
+        log.warn({ err: (err as Error).message }, 'could not note a status probe');
+      }
+    }
+  };
   return {
     request: function authzRequest(text) {
       const started = performance.now();
@@ -63,6 +78,7 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
             ({ method, path, op } = n.request);
             identity = identityName(n.request.identity);
             if (op === 'container.create' && n.request.subject.kind === 'container') image = n.request.subject.image;
+            else if (op === 'system.ping' && deps.onProbe) notice(env.RequestHeaders);
             decision = evaluate(policy, n.request, deps.greetings);
           } else {
             ({ path, op, code } = n);

@@ -55,10 +55,11 @@ t.test('pm2 with two workers: one state, and a broken policy at reload or restar
   const socket = pluginSocketPath(name);
   const policy = path.join(tmp, 'policy.yaml');
   await copyFile(path.join(REPO_ROOT, 'policy', 'default.yaml'), policy);
+  const d = await startDockerd({});
   const envFile = path.join(tmp, 'authz.env');
   await writeFile(
     envFile,
-    `AUTHZ_SOCKET=${socket}\nAUTHZ_STATE_DIR=${path.join(tmp, 'state')}\nAUTHZ_POLICY=${policy}\nAUTHZ_LOG_LEVEL=info\n`,
+    `AUTHZ_SOCKET=${socket}\nAUTHZ_STATE_DIR=${path.join(tmp, 'state')}\nAUTHZ_POLICY=${policy}\nAUTHZ_LOG_LEVEL=info\nAUTHZ_DOCKER_HOST=unix://${d.socket}\n`,
   );
 
   const env: NodeJS.ProcessEnv = {};
@@ -74,7 +75,6 @@ t.test('pm2 with two workers: one state, and a broken policy at reload or restar
     );
   };
 
-  const d = await startDockerd({});
   t.teardown(async () => {
     await pm2('kill').catch(() => undefined);
     await d.stop();
@@ -124,8 +124,17 @@ t.test('pm2 with two workers: one state, and a broken policy at reload or restar
     t.equal(ids.filter((id) => greeted.has(id)).length, 1000, 'every greeting is in the database');
   });
 
-  await t.test('pm2 reload and restart with an invalid policy on disk: docker keeps working, denials stay', async (t) => {
+  await t.test('docker-authz status tells whether the daemon really consults the plugin', async (t) => {
+    const before = await cli('status');
+    t.match(before.stdout, /daemon: +unix:\/\/\S+ does NOT consult this plugin/, 'not yet enabled in the daemon');
+    t.equal(before.code, 1);
     await d.setAuthzPlugins([name]);
+    const after = await cli('status');
+    t.match(after.stdout, /daemon: +unix:\/\/\S+ consults this plugin/, 'enabled');
+    t.equal(after.code, 0, after.stdout);
+  });
+
+  await t.test('pm2 reload and restart with an invalid policy on disk: docker keeps working, denials stay', async (t) => {
     const hello = await d.docker(['run', '--rm', 'hello-world']);
     t.equal(hello.code, 0, hello.stderr);
     const privileged = await d.docker(['create', '--privileged', BUSYBOX_IMAGE]);

@@ -10,6 +10,7 @@ t.test('defaults', async (t) => {
     stateDir: '/var/lib/docker-authz',
     logLevel: 'info',
     metrics: { kind: 'off' },
+    dockerSocket: '/var/run/docker.sock',
     pkiDir: '/etc/docker-authz/pki',
     usersSocketDir: '/run/docker-authz/users',
     gatewaySocket: '/run/docker-authz/gateway.sock',
