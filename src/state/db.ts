@@ -16,6 +16,12 @@ const MIGRATIONS: readonly string[] = [
      id INTEGER PRIMARY KEY CHECK (id = 1), source TEXT NOT NULL, text TEXT NOT NULL, sha256 TEXT NOT NULL, at TEXT NOT NULL
    );`,
   `CREATE TABLE metrics (key TEXT PRIMARY KEY, value REAL NOT NULL) WITHOUT ROWID;`,
+  `CREATE TABLE objects (
+     kind TEXT NOT NULL, id TEXT NOT NULL, name TEXT, owner TEXT, parent TEXT, config TEXT, created TEXT NOT NULL,
+     PRIMARY KEY (kind, id)
+   ) WITHOUT ROWID;
+   CREATE INDEX objects_by_name ON objects (kind, name);
+   CREATE INDEX objects_by_parent ON objects (parent);`,
 ];
 
 /** Leftovers of interrupted writes by earlier versions (hello.json.<pid>.tmp). */
