@@ -1,8 +1,7 @@
 import type { Config } from './config/config.js';
 import { createLogger, type PluginLog } from './log/logger.js';
 import { Counts } from './metrics/counts.js';
-import { createExporter } from './metrics/exporter.js';
-import { listenMetrics, type MetricsListener } from './metrics/listen.js';
+import type { MetricsListener } from './metrics/listen.js';
 import { startPolicyLifecycle, type PolicyLifecycle } from './policy/lifecycle.js';
 import { createApp, type HealthReport } from './protocol/app.js';
 import { createAuthzHandlers } from './protocol/authz.js';
@@ -139,6 +138,8 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     throw err;
   }
   if (config.metrics.kind !== 'off') {
+    // prom-client is loaded only when metrics are served.
+    const [{ createExporter }, { listenMetrics }] = await Promise.all([import('./metrics/exporter.js'), import('./metrics/listen.js')]);
     const exporter = createExporter(totals, () => ({
       version: VERSION,
       policy: policy.status(),

@@ -13,6 +13,7 @@ export const BUILT_IN_RULES = {
   'api-version': 'API versions older than the policy allows carry other semantics.',
   hello: 'Nobody gets the API until they have said hello.',
   'internal-error': 'The plugin failed while deciding (a bug); the request is refused.',
+  'plugin-self': "Allows the plugin's own read-only calls to the daemon (they carry a secret only the plugin knows).",
 } as const;
 
 export type BuiltInRule = keyof typeof BUILT_IN_RULES;

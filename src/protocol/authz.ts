@@ -24,7 +24,24 @@ export interface AuthzDeps {
   readonly counts?: Counts;
   /** Told the nonce of a `docker-authz status` probe (a ping sent through the daemon). */
   readonly onProbe?: (nonce: string) => void;
+  /** The secret on the plugin's own read-only calls to the daemon (see state/self-token.ts). */
+  readonly selfToken?: string;
 }
+
+/** The header on the plugin's own calls to the daemon. */
+export const SELF_HEADER = 'X-Docker-Authz-Self';
+
+// What the plugin itself asks the daemon: reads only, so a leaked token grants no more than reads.
+const SELF_OPS = new Set([
+  'system.ping',
+  'system.events',
+  'container.list',
+  'container.inspect',
+  'volume.list',
+  'volume.inspect',
+  'network.list',
+  'network.inspect',
+]);
 
 /** The header `docker-authz status` puts on the ping it sends through the daemon. */
 export const PROBE_HEADER = 'X-Docker-Authz-Probe';
@@ -38,6 +55,7 @@ export interface AuthzHandlers {
 }
 
 const ALLOW_BODY = '{"Allow":true}';
+const SELF_ALLOWED: Decision = Object.freeze({ allow: true, rule: 'plugin-self' });
 
 const answer = (d: Decision): string => (d.allow ? ALLOW_BODY : JSON.stringify({ Allow: false, Msg: d.message }));
 
@@ -45,6 +63,13 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
   const { log } = deps.log;
   const { counts } = deps;
   const logDecision = decisionLog(deps.log);
+  const { selfToken } = deps;
+  const isSelf = (op: string, headers: unknown): boolean =>
+    selfToken !== undefined &&
+    SELF_OPS.has(op) &&
+    typeof headers === 'object' &&
+    headers !== null &&
+    (headers as Record<string, unknown>)[SELF_HEADER] === selfToken;
   const notice = (headers: unknown) => {
     const nonce = typeof headers === 'object' && headers !== null ? (headers as Record<string, unknown>)[PROBE_HEADER] : undefined;
     if (typeof nonce === 'string' && /^[0-9a-f]{32}$/.test(nonce)) {
@@ -79,7 +104,7 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
             identity = identityName(n.request.identity);
             if (op === 'container.create' && n.request.subject.kind === 'container') image = n.request.subject.image;
             else if (op === 'system.ping' && deps.onProbe) notice(env.RequestHeaders);
-            decision = evaluate(policy, n.request, deps.greetings);
+            decision = isSelf(op, env.RequestHeaders) ? SELF_ALLOWED : evaluate(policy, n.request, deps.greetings);
           } else {
             ({ path, op, code } = n);
             if (n.identity) identity = identityName(n.identity);
