@@ -1,6 +1,6 @@
 import type { Config } from './config/config.js';
 import { createLogger, type PluginLog } from './log/logger.js';
-import { Counts } from './metrics/counts.js';
+import { MetricsHub } from './metrics/hub.js';
 import type { MetricsListener } from './metrics/listen.js';
 import { startPolicyLifecycle, type PolicyLifecycle } from './policy/lifecycle.js';
 import { createApp, type HealthReport } from './protocol/app.js';
@@ -8,7 +8,6 @@ import { createAuthzHandlers } from './protocol/authz.js';
 import { pluginEndpoints } from './protocol/endpoints.js';
 import { listen, type Limits, type Listening } from './protocol/server.js';
 import { Greetings } from './state/greetings.js';
-import { addCounts, readCounts } from './state/metrics-store.js';
 import { noteProbe } from './state/probe.js';
 import { bumpReloadGeneration, loadLastGood, reloadGeneration, saveLastGood } from './state/policy-record.js';
 import { StateStore } from './state/store.js';
@@ -43,19 +42,17 @@ export interface StartOptions {
 export async function startPlugin(config: Config, opts: StartOptions = {}): Promise<RunningPlugin> {
   const pluginLog = opts.log ?? createLogger(config.logLevel);
   const { log } = pluginLog;
-  const counts = new Counts();
   const state = new StateStore(
     config.stateDir,
     {
       onNote: (message) => log.warn(message),
-      onError: (message) => {
-        counts.add('state_errors');
-        log.error(message);
-      },
+      onError: (message) => log.error(message),
       onRecover: (message) => log.info(message),
     },
     opts.stateRetryMs,
   );
+  const hub = new MetricsHub(state, () => pluginLog.sink.dropped, opts.metricsFlushMs);
+  const { counts } = hub;
   const greetings = new Greetings(state);
   const policy = startPolicyLifecycle({
     file: config.policyFile,
@@ -68,28 +65,6 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     onReload: (result, trigger) => counts.add(`reload\t${result}\t${trigger}`),
   });
 
-  // Counted metrics go to the state database every few seconds, so any worker's scrape sums all.
-  let dropped = 0;
-  const flushCounts = () => {
-    const now = pluginLog.sink.dropped;
-    if (now > dropped) counts.add('log_dropped', now - dropped);
-    dropped = now;
-    const deltas = counts.take();
-    if (deltas.size === 0) return;
-    try {
-      addCounts(state, deltas);
-    } catch {
-      counts.putBack(deltas); // kept until the database works again
-    }
-  };
-  const flushTimer = setInterval(flushCounts, opts.metricsFlushMs ?? 2000);
-  flushTimer.unref();
-  const totals = () => {
-    const sum = readCounts(state);
-    for (const [k, v] of counts.pending()) sum.set(k, (sum.get(k) ?? 0) + v);
-    return sum;
-  };
-
   const health = (): HealthReport => {
     const p = policy.status();
     const s = state.health();
@@ -101,7 +76,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       policy: p,
       state: s,
       log: { dropped: pluginLog.sink.dropped },
-      decisions: decisionTotals(totals()),
+      decisions: hub.decisions(),
       ...(metrics && { metrics: metrics.address }),
     };
   };
@@ -132,7 +107,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       ...(opts.limits && { limits: opts.limits }),
     });
   } catch (err) {
-    clearInterval(flushTimer);
+    hub.close();
     policy.close();
     state.close();
     throw err;
@@ -140,13 +115,16 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
   if (config.metrics.kind !== 'off') {
     // prom-client is loaded only when metrics are served.
     const [{ createExporter }, { listenMetrics }] = await Promise.all([import('./metrics/exporter.js'), import('./metrics/listen.js')]);
-    const exporter = createExporter(totals, () => ({
-      version: VERSION,
-      policy: policy.status(),
-      lastGoodAt: loadLastGood(state)?.at,
-      stateUp: state.health().ok,
-      greeted: greetings.count(),
-    }));
+    const exporter = createExporter(
+      () => hub.totals(),
+      () => ({
+        version: VERSION,
+        policy: policy.status(),
+        lastGoodAt: loadLastGood(state)?.at,
+        stateUp: state.health().ok,
+        greeted: greetings.count(),
+      }),
+    );
     try {
       metrics = await listenMetrics(config.metrics, exporter);
     } catch (err) {
@@ -177,21 +155,10 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     stop: async () => {
       policy.close();
       await Promise.all([listening.close(), metrics?.close()]);
-      clearInterval(flushTimer);
-      flushCounts();
+      hub.close();
       state.close();
       log.info('stopped');
       await pluginLog.sink.drain(2000);
     },
   };
-}
-
-function decisionTotals(totals: ReadonlyMap<string, number>): Record<'allow' | 'deny' | 'audit', number> {
-  const out = { allow: 0, deny: 0, audit: 0 };
-  for (const [key, n] of totals) {
-    if (!key.startsWith('decision\t')) continue;
-    const outcome = key.slice(key.lastIndexOf('\t') + 1) as keyof typeof out;
-    if (outcome in out) out[outcome] += n;
-  }
-  return out;
 }
