@@ -96,6 +96,10 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.equal(install.code, 0, 'install succeeds', { output: show(install) });
   t.match(install.stdout, /dockerd consults it/, 'the installer verified that dockerd consults the plugin');
   t.match(install.stdout, /docker run hello-world/, 'and says what to do next');
+  t.notMatch(install.stdout + install.stderr, /\[PM2\]|[│┌└]/, "pm2's banners and tables stay out of the installer's output");
+  t.match(install.stdout, /pm2 does not start at boot on this host/, 'no init system here: it says pm2 will not start at boot');
+  t.match(install.stdout, /^ {2}PM2_HOME=\S+ \S*pm2 resurrect$/m, 'and exactly what to run at boot instead');
+  t.match(install.stdout, /reused the node_modules\/better-sqlite3 build from /, 'the native addon is reused from the build, not recompiled');
 
   const installed = JSON.parse(await readFile(daemonJson, 'utf8')) as Record<string, unknown>;
   t.same(
@@ -128,6 +132,15 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.ok(existsSync(path.join(release, 'dist', 'cli.js')), 'the release has the build');
   t.ok(existsSync(path.join(release, 'node_modules', 'pino')), 'and its runtime dependencies');
   t.notOk(existsSync(path.join(release, 'node_modules', 'typescript')), 'but no dev dependencies');
+  const sqlite = await ns.exec(
+    'node',
+    ['-e', "const D = require('better-sqlite3'); process.stdout.write(String(new D(':memory:').prepare('select 1 as one').get().one))"],
+    { env: nsEnv(ns), cwd: '/opt/docker-authz/current', timeoutMs: 30_000 },
+  );
+  t.equal(sqlite.stdout, '1', `the installed release loads its native better-sqlite3 (${sqlite.stderr.trim()})`);
+  const record = await readFile(ns.hostPath('/opt/docker-authz/installed.env'), 'utf8');
+  t.match(record, /^SUPERVISOR=pm2$/m, 'the install record is plain KEY=value lines');
+  t.match(record, new RegExp(`^DAEMON_JSON=${daemonJson.replaceAll('.', '\\.')}$`, 'm'));
   t.ok(existsSync(ns.hostPath('/var/lib/docker-authz')), 'state dir exists');
   const apps = await pm2Apps(ns);
   t.match(apps, [{ name: 'docker-authz', status: 'online' }], 'pm2 runs the plugin');
@@ -184,7 +197,14 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   });
 
   // --- uninstall (keeps policy and state) -----------------------------------------------------------------
+  // The record is parsed, never run: shell in it stays text (also where a value is used as a number).
+  const marker = path.join(ns.scratch, 'record-was-run');
+  await writeFile(
+    ns.hostPath('/opt/docker-authz/installed.env'),
+    `${record}CREATED_DAEMON_JSON=a[$(touch ${marker})]\nX=\`touch ${marker}\`\n$(touch ${marker})\n`,
+  );
   const un = await ns.exec('bash', [UNINSTALL], { env: nsEnv(ns) });
+  t.notOk(existsSync(marker), 'the uninstaller did not execute anything in the install record');
   t.equal(un.code, 0, 'uninstall succeeds', { output: show(un) });
   t.match(un.stdout, /no longer consults the plugin/, 'it checked that dockerd stopped consulting the plugin before stopping it');
   t.same(JSON.parse(await readFile(daemonJson, 'utf8')), JSON.parse(originalConfig), 'daemon.json is back to the original');
@@ -262,6 +282,8 @@ t.test('the installer stops without touching anything', async (t) => {
     t.match(r.stdout, /would create \/etc\/docker\/plugins\/authz\.spec/, 'the spec file');
     t.match(r.stdout, /would run: env PM2_HOME=\S+ pm2 start \/opt\/docker-authz\/current\/ecosystem\.config\.js/, 'starting pm2');
     t.match(r.stdout, /\+\s+"authorization-plugins": \[\n\s+\+\s+"authz"/, 'the daemon.json change as a diff');
+    t.match(r.stdout, /would create \/opt\/docker-authz\/installed\.env \(mode 0644, \d+ bytes\):\n\s+SUPERVISOR=pm2\n/, 'the install record, with its content');
+    t.match(r.stdout, /would create \/opt\/docker-authz\/bin\/docker-authz \(mode 0755, \d+ bytes\):\n\s+#!\/bin\/sh\n/, 'the launcher, with its content');
     t.same(await everything(), before, 'nothing changed');
   });
 });
