@@ -151,7 +151,7 @@ install_files() {
   if [[ -f $RELEASE/.complete ]]; then
     note "release $RELEASE_ID is already installed"
   else
-    perform "create $RELEASE (npm ci --omit=dev, native addons reused or built)" create_release
+    perform "create $RELEASE (production dependencies from the build or npm ci --omit=dev; native addons checked)" create_release
   fi
   switch_current
   install_command
@@ -186,30 +186,56 @@ stage_release() {
 
 # The staged release plus its production dependencies, moved into place only once complete.
 create_release() {
-  local partial=$RELEASE.partial
+  local partial=$RELEASE.partial why
   rm -rf "$RELEASE" "$partial"
   cp -a "$WORK/release" "$partial"
-  note "+ npm ci --omit=dev --ignore-scripts (in $partial)"
-  (cd "$partial" && "$NPM_BIN" ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) || {
-    cat "$WORK/npm.log" >&2
-    rm -rf "$partial"
-    die "npm ci --omit=dev failed (nothing was switched; the running plugin, if any, is untouched)"
-  }
+  if why=$(copy_dependencies "$partial"); then
+    note "$why"
+  else
+    note "$why"
+    note "+ npm ci --omit=dev --ignore-scripts (in $partial)"
+    (cd "$partial" && "$NPM_BIN" ci --omit=dev --ignore-scripts --prefer-offline --no-audit --no-fund --loglevel=error >"$WORK/npm.log" 2>&1) || {
+      cat "$WORK/npm.log" >&2
+      rm -rf "$partial"
+      die "npm ci --omit=dev failed (nothing was switched; the running plugin, if any, is untouched)"
+    }
+  fi
   build_native_addons "$partial"
   touch "$partial/.complete"
   mv "$partial" "$RELEASE"
   note "created $RELEASE"
 }
 
-# Dependencies with native code (better-sqlite3) were installed without their install scripts.
-# The build directory's compiled addon is reused when it is the same version and loads in this node
-# (same ABI, process.versions.modules); otherwise it is compiled here (npm rebuild: a few minutes).
+# The build directory has the dependencies installed (and native ones compiled): when it holds every
+# production package at the locked version, the release gets copies (no network, no compiler).
+copy_dependencies() {
+  local out
+  if [[ ! -d $BUILD_DIR/node_modules ]]; then
+    echo "$BUILD_DIR has no node_modules to take the dependencies from"
+    return 1
+  fi
+  out=$(helper copy-deps "$BUILD_DIR" "$1" 2>&1) || {
+    echo "not taking the dependencies from $BUILD_DIR/node_modules: $out"
+    return 1
+  }
+  echo "production dependencies copied from $BUILD_DIR/node_modules (the locked versions)"
+}
+
+# Dependencies with native code (better-sqlite3) must load in the node that runs the plugin. If the
+# release's copy does not (installed with --ignore-scripts, or built for another node ABI,
+# process.versions.modules), the build directory's compiled addon is reused when it is the same
+# version and loads here; otherwise it is compiled (npm rebuild: a few minutes).
 build_native_addons() {
-  local dir=$1 pkg name why
+  local dir=$1 pkg name why abi
   local -a natives
   mapfile -t natives < <(helper native-deps "$dir")
+  abi=$("$NODE_BIN" -p process.versions.modules)
   for pkg in "${natives[@]}"; do
     name=${pkg#node_modules/}
+    if helper native-check "$dir" "$pkg" >/dev/null 2>&1; then
+      note "$name: its native addon loads in node $("$NODE_BIN" --version) (ABI $abi)"
+      continue
+    fi
     if why=$(reuse_native_addon "$dir" "$pkg"); then
       note "$why"
       continue

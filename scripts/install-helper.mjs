@@ -11,6 +11,9 @@
 //                                                            exit 0 changed, 3 unchanged, 1 error
 //   node install-helper.mjs pm2-jlist FIELD [APP]            read `pm2 jlist` on stdin; print FIELD
 //                                                            (name, pid, or a pm2_env key) of every app, or of APP
+//   node install-helper.mjs copy-deps FROM TO                copy the production dependencies TO/package-lock.json
+//                                                            locks from FROM/node_modules, if FROM has every one
+//                                                            at the locked version; exit 0 copied, 3 not (why)
 //   node install-helper.mjs native-deps DIR                  print the packages in DIR/node_modules that
 //                                                            build native code at install (one per line)
 //   node install-helper.mjs native-reuse FROM TO PKG         copy PKG's compiled addon from FROM/PKG to TO/PKG
@@ -27,7 +30,7 @@
 // Log SOURCEs: file:PATH (a log file; decisions appended from now on) or journal:UNIT.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { Buffer } from 'node:buffer';
@@ -111,6 +114,47 @@ function pm2Apps(text) {
     }
   }
   return [];
+}
+
+// --- production dependencies --------------------------------------------------------------------
+
+// The production packages of a lockfile (v2/v3 "packages"): path -> { version, optional }.
+function lockedProduction(lockFile) {
+  const lock = readJson(lockFile);
+  if (!lock.packages) throw new Error(`${lockFile} has no "packages" (lockfileVersion ${lock.lockfileVersion}; npm >= 7 writes them)`);
+  const out = new Map();
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path === '' || entry.dev || entry.link || !path.startsWith('node_modules/')) continue;
+    out.set(path, { version: entry.version, optional: Boolean(entry.optional || entry.devOptional) });
+  }
+  return out;
+}
+
+// Copies the locked production tree from FROM (an installed checkout or build) instead of asking
+// npm again: no network, and native addons come already built. Returns why not, or undefined.
+function copyDeps(from, to) {
+  const wanted = lockedProduction(join(to, 'package-lock.json'));
+  const present = [];
+  for (const [path, { version, optional }] of wanted) {
+    const manifest = join(from, path, 'package.json');
+    if (!existsSync(manifest)) {
+      if (optional) continue;
+      return `${join(from, path)} is missing`;
+    }
+    const have = readJson(manifest).version;
+    if (have !== version) return `${join(from, path)} is ${have}, the lockfile says ${version}`;
+    present.push(path);
+  }
+  for (const path of present) {
+    // Nested node_modules are packages of their own in the list (or dev-only: not wanted).
+    const nested = join(from, path, 'node_modules');
+    cpSync(join(from, path), join(to, path), {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (src) => src !== nested,
+    });
+  }
+  return undefined;
 }
 
 // --- native addons -------------------------------------------------------------------------------
@@ -399,6 +443,11 @@ try {
         const value = field in p ? p[field] : p.pm2_env?.[field];
         if (value !== undefined) console.log(value);
       }
+      break;
+    }
+    case 'copy-deps': {
+      const problem = copyDeps(args[0], args[1]);
+      if (problem !== undefined) fail(problem, 3);
       break;
     }
     case 'native-deps':

@@ -99,7 +99,12 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.notMatch(install.stdout + install.stderr, /\[PM2\]|[│┌└]/, "pm2's banners and tables stay out of the installer's output");
   t.match(install.stdout, /pm2 does not start at boot on this host/, 'no init system here: it says pm2 will not start at boot');
   t.match(install.stdout, /^ {2}PM2_HOME=\S+ \S*pm2 resurrect$/m, 'and exactly what to run at boot instead');
-  t.match(install.stdout, /reused the node_modules\/better-sqlite3 build from /, 'the native addon is reused from the build, not recompiled');
+  t.match(
+    install.stdout,
+    /production dependencies copied from \S+\/node_modules/,
+    'dependencies come from the build, without npm or network',
+  );
+  t.match(install.stdout, /better-sqlite3: its native addon loads in node/, "the native addon is the build's, not recompiled");
 
   const installed = JSON.parse(await readFile(daemonJson, 'utf8')) as Record<string, unknown>;
   t.same(
@@ -133,9 +138,14 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.ok(existsSync(path.join(release, 'node_modules', 'pino')), 'and its runtime dependencies');
   t.notOk(existsSync(path.join(release, 'node_modules', 'typescript')), 'but no dev dependencies');
   const sqlite = await ns.exec(
-    'node',
-    ['-e', "const D = require('better-sqlite3'); process.stdout.write(String(new D(':memory:').prepare('select 1 as one').get().one))"],
-    { env: nsEnv(ns), cwd: '/opt/docker-authz/current', timeoutMs: 30_000 },
+    'sh',
+    [
+      '-c',
+      'cd /opt/docker-authz/current && exec node -e "$1"',
+      'sh',
+      "const D = require('better-sqlite3'); process.stdout.write(String(new D(':memory:').prepare('select 1 as one').get().one))",
+    ],
+    { env: nsEnv(ns), timeoutMs: 30_000 },
   );
   t.equal(sqlite.stdout, '1', `the installed release loads its native better-sqlite3 (${sqlite.stderr.trim()})`);
   const record = await readFile(ns.hostPath('/opt/docker-authz/installed.env'), 'utf8');
@@ -282,8 +292,16 @@ t.test('the installer stops without touching anything', async (t) => {
     t.match(r.stdout, /would create \/etc\/docker\/plugins\/authz\.spec/, 'the spec file');
     t.match(r.stdout, /would run: env PM2_HOME=\S+ pm2 start \/opt\/docker-authz\/current\/ecosystem\.config\.js/, 'starting pm2');
     t.match(r.stdout, /\+\s+"authorization-plugins": \[\n\s+\+\s+"authz"/, 'the daemon.json change as a diff');
-    t.match(r.stdout, /would create \/opt\/docker-authz\/installed\.env \(mode 0644, \d+ bytes\):\n\s+SUPERVISOR=pm2\n/, 'the install record, with its content');
-    t.match(r.stdout, /would create \/opt\/docker-authz\/bin\/docker-authz \(mode 0755, \d+ bytes\):\n\s+#!\/bin\/sh\n/, 'the launcher, with its content');
+    t.match(
+      r.stdout,
+      /would create \/opt\/docker-authz\/installed\.env \(mode 0644, \d+ bytes\):\n\s+SUPERVISOR=pm2\n/,
+      'the install record, with its content',
+    );
+    t.match(
+      r.stdout,
+      /would create \/opt\/docker-authz\/bin\/docker-authz \(mode 0755, \d+ bytes\):\n\s+#!\/bin\/sh\n/,
+      'the launcher, with its content',
+    );
     t.same(await everything(), before, 'nothing changed');
   });
 });
