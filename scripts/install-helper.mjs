@@ -30,7 +30,19 @@
 // Log SOURCEs: file:PATH (a log file; decisions appended from now on) or journal:UNIT.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, copyFileSync, cpSync, existsSync, mkdirSync, openSync, readdirSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
 import { createRequire } from 'node:module';
 import { Buffer } from 'node:buffer';
@@ -262,8 +274,8 @@ function httpCall(socketPath, method, path, body, timeoutMs) {
 
 async function waitPlugin(socket, seconds) {
   const deadline = Date.now() + seconds * 1000;
-  let problem = '';
   for (;;) {
+    let problem;
     try {
       const res = await httpCall(socket, 'GET', '/health', undefined, 2_000);
       if (res.status === 200) return res.body.trim();

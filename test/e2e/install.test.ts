@@ -14,9 +14,11 @@ import { readdir, readFile, readlink, rename, symlink, writeFile } from 'node:fs
 import path from 'node:path';
 import t from 'tap';
 import { startAuthzNamespace, snapshotTree, type AuthzNamespace } from './helpers/authz-ns.js';
-import { pollUntil, startDockerd, type Dockerd, type ExecResult } from './helpers/dockerd.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import type { ExecResult } from '../helpers/process.js';
+import { pollUntil } from '../helpers/wait.js';
+import { startDockerd, type Dockerd } from './helpers/dockerd.js';
 import { importImages } from './helpers/images.js';
-import { REPO_ROOT } from './helpers/plugin.js';
 
 const INSTALL = path.join(REPO_ROOT, 'scripts', 'install-authz.sh');
 const UNINSTALL = path.join(REPO_ROOT, 'scripts', 'uninstall-authz.sh');

@@ -12,12 +12,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config/config.js';
+import { unixRequest } from '../helpers/http.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const UNITS = join(ROOT, 'systemd');
@@ -197,18 +197,9 @@ t.test(
     t.notMatch(out, /"msg":"listening"/, 'the plugin has not started yet');
 
     // The first connection waits in the backlog while the plugin starts, then is answered.
-    const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request({ socketPath: sock, path: '/health', headers: { host: 'x' } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
-      req.setTimeout(20_000, () => req.destroy(new Error(`no answer: ${out}`)));
-      req.on('error', reject);
-      req.end();
-    });
+    const body = await unixRequest(sock, 'GET', '/health', { timeoutMs: 20_000 });
     t.equal(body.status, 200, 'the first call is answered');
-    t.match(JSON.parse(body.text), { status: 'ok', plugin: 'authz' });
+    t.match(body.json(), { status: 'ok', plugin: 'authz' });
     const logged = Date.now() + 10_000;
     while (!/"msg":"listening"/.test(out) && Date.now() < logged) await new Promise((r) => setTimeout(r, 20));
     t.match(out, /"via":"systemd"/, 'the plugin used the socket it was handed (fd 3), not one of its own');
