@@ -81,6 +81,11 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
     timeoutMs: 15_000,
     what: 'the plugin to answer',
   });
+  // pm2 has no open-file setting: a worker gets the hard limit the pm2 daemon was started with, as
+  // node raises its soft limit to the hard one (docs/operations.md, File descriptors).
+  const nofile = (pid: number | 'self') => /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.slice(1);
+  const hard = nofile('self')?.[1];
+  t.same(nofile(app!.pid), [hard, hard], `the worker may open as many files as the hard limit pm2 started with (${hard})`);
   await d.setAuthzPlugins([name]);
   const denied = await d.docker(['ps']);
   t.match(denied.stderr, /You must say hello first/, 'the plugin is consulted (docker ps refused before hello)');
