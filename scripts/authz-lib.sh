@@ -130,7 +130,10 @@ show_change() {
     diff -u "$dest" "$new" | indent || true
   else
     printf '  would create %s (%s%s bytes):\n' "$dest" "${what:+$what, }" "$(wc -c <"$new")"
-    indent <"$new"
+    local lines
+    lines=$(wc -l <"$new")
+    head -n 25 "$new" | indent
+    if ((lines > 25)); then printf '    ... (%s more lines)\n' "$((lines - 25))"; fi
   fi
 }
 

@@ -1,5 +1,5 @@
 /**
- * `pm2 reload docker-authz` while docker API calls run in a loop: zero failed calls.
+ * `pm2 reload` (by process file and by name) while docker API calls run in a loop: zero failed calls.
  *
  * Real processes throughout: a private dockerd (harness), the plugin under pm2 in cluster mode
  * started from ecosystem.config.js with a private PM2_HOME, and client loops calling the daemon's
@@ -121,9 +121,11 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
   let pid = app!.pid;
   for (let n = 1; n <= RELOADS; n++) {
     const from = Date.now();
-    const r = await pm2('reload', 'docker-authz');
+    // The first through the process file (what the installer runs after an upgrade), then by name.
+    const how = n === 1 ? ['ecosystem.config.js', '--update-env'] : ['docker-authz'];
+    const r = await pm2('reload', ...how);
     const to = Date.now();
-    t.equal(r.code, 0, `pm2 reload #${n}`, { output: r.stdout + r.stderr });
+    t.equal(r.code, 0, `pm2 reload ${how.join(' ')} (#${n})`, { output: r.stdout + r.stderr });
     const [now] = await apps();
     t.not(now?.pid, pid, `reload #${n} replaced the worker (pid ${pid} -> ${now?.pid})`);
     t.equal(now?.pm2_env.status, 'online');
