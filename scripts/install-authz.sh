@@ -28,8 +28,8 @@ Installs docker-authz and puts it in front of this host's dockerd, without resta
 
 Options:
   --dry-run                  print every change (files as diffs, commands) instead of making it
-  --supervisor systemd|pm2   default: systemd when it is PID 1, otherwise pm2 (installed with npm
-                             if missing; respects PM2_HOME)
+  --supervisor systemd|pm2   default: the one an existing install uses, else systemd when it is
+                             PID 1, otherwise pm2 (installed with npm if missing; respects PM2_HOME)
   --no-enable                install and start the plugin but leave dockerd's configuration alone
   --source DIR               the docker-authz checkout or package to install (default: the
                              directory above this script; also AUTHZ_SOURCE_DIR). Built there
@@ -85,8 +85,8 @@ check_host() {
   note "node $("$NODE_BIN" --version) at $NODE_BIN"
 
   check_source
-  choose_supervisor
   record_load
+  choose_supervisor
   local previous
   previous=$(record_get SUPERVISOR)
   if [[ -n $previous && $previous != "$SUPERVISOR" ]]; then
@@ -127,7 +127,9 @@ check_source() {
   if ((NEEDS_BUILD)) && [[ ! -d $SOURCE_DIR/src ]]; then die "$SOURCE_DIR has neither dist/cli.js nor src/ to build it from"; fi
 }
 
+# --supervisor, else the one the installed copy uses, else systemd where it is PID 1, else pm2.
 choose_supervisor() {
+  if [[ -z $SUPERVISOR ]]; then SUPERVISOR=$(record_get SUPERVISOR); fi
   if [[ -z $SUPERVISOR ]]; then
     if [[ $(cat /proc/1/comm 2>/dev/null) == systemd ]] && systemd_is_init; then SUPERVISOR=systemd; else SUPERVISOR=pm2; fi
   fi

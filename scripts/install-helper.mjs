@@ -158,12 +158,21 @@ function copyDeps(from, to) {
     present.push(path);
   }
   for (const path of present) {
-    // Nested node_modules are packages of their own in the list (or dev-only: not wanted).
-    const nested = join(from, path, 'node_modules');
-    cpSync(join(from, path), join(to, path), {
+    // Nested node_modules are packages of their own in the list (or dev-only: not wanted). Of a
+    // node-gyp build, only the addons (build/Release/*.node) are needed, not the compiler's objects.
+    const pkg = join(from, path);
+    const nested = join(pkg, 'node_modules');
+    const gyp = existsSync(join(pkg, 'binding.gyp'));
+    const build = join(pkg, 'build');
+    const release = join(build, 'Release');
+    cpSync(pkg, join(to, path), {
       recursive: true,
       verbatimSymlinks: true,
-      filter: (src) => src !== nested,
+      filter: (src) => {
+        if (src === nested) return false;
+        if (!gyp || src === build || src === release || !src.startsWith(`${build}/`)) return true;
+        return src.startsWith(`${release}/`) && src.endsWith('.node') && !src.slice(release.length + 1).includes('/');
+      },
     });
   }
   return undefined;

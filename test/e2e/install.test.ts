@@ -60,6 +60,9 @@ async function pm2Apps(ns: AuthzNamespace): Promise<{ name: string; pid: number;
 }
 
 const isRoot = process.getuid?.() === 0;
+// Three real installer runs against a real dockerd and pm2, two uninstalls and three refusals: about
+// two minutes alone, more than tap's 300 s default on a loaded machine.
+t.setTimeout(600_000);
 
 t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge', async (t) => {
   t.ok(isRoot, 'end-to-end tests run as root');
