@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import t, { type Test } from 'tap';
+import t from 'tap';
 import { createAuthzHandlers } from '../../../src/protocol/authz.js';
 import { Greetings } from '../../../src/state/greetings.js';
 import { StateStore } from '../../../src/state/store.js';
@@ -82,8 +82,11 @@ function respellUri(uri: string, rnd: Rnd): string {
   return query === undefined ? target : `${target}?${query}`;
 }
 
+// What a property check needs of a test (the root and subtests alike).
+type Asserts = Pick<typeof t, 'equal'>;
+
 // fc.check, not fc.assert and a pass: the outcome is an assertion that can fail, with the counterexample.
-function holds<Ts>(t: Test, what: string, property: fc.IProperty<Ts>, numRuns: number): void {
+function holds<Ts>(t: Asserts, what: string, property: fc.IProperty<Ts>, numRuns: number): void {
   const r = fc.check(property, { numRuns });
   t.equal(r.failed, false, `${what} (${r.numRuns} of ${numRuns} runs)`, { counterexample: r.counterexample, error: r.errorInstance });
 }
