@@ -13,6 +13,7 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
+import { STATE_FILE } from '../../src/state/db.js';
 import { startAuthzNamespace, snapshotTree, type AuthzNamespace } from './helpers/authz-ns.js';
 import { REPO_ROOT } from '../helpers/paths.js';
 import type { ExecResult } from '../helpers/process.js';
@@ -230,7 +231,7 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.notOk(existsSync(ns.hostPath('/usr/local/bin/docker-authz')), 'no docker-authz command');
   t.equal(await readFile(policyFile, 'utf8'), policyText, 'policy kept');
   t.ok(existsSync(ns.hostPath('/etc/docker-authz/authz.env')), 'authz.env kept');
-  t.ok(existsSync(ns.hostPath('/var/lib/docker-authz/hello.json')), 'hello state kept');
+  t.ok(existsSync(ns.hostPath(`/var/lib/docker-authz/${STATE_FILE}`)), 'hello state kept');
   const ps3 = await d.docker(['ps']);
   t.equal(ps3.code, 0, `docker ps works without the plugin (${ps3.stderr.trim()})`);
   const run = await d.docker(['run', '--rm', 'e2e/busybox', 'echo', 'still works']);

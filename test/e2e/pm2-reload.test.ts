@@ -15,7 +15,7 @@ import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { unixRequest } from '../helpers/http.js';
-import { REPO_ROOT } from '../helpers/paths.js';
+import { PLUGIN_CLI, REPO_ROOT } from '../helpers/paths.js';
 import { isGone, run } from '../helpers/process.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { pollUntil } from '../helpers/wait.js';
@@ -172,7 +172,7 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
   t.ok(decisions > 0, `decision lines are in the app's pm2 log ${outLog} (${decisions})`);
 
   // The new worker enforces the policy: forget the greeting and docker ps is refused again.
-  const reset = await run(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'hello', 'reset', '--all'], env);
+  const reset = await run(process.execPath, [PLUGIN_CLI, 'hello', 'reset', '--all'], { env, cwd: REPO_ROOT });
   t.equal(reset.code, 0, 'docker-authz hello reset --all', { output: reset.stdout + reset.stderr });
   const after = await d.docker(['ps']);
   t.match(after.stderr, /You must say hello first/, 'after the reloads the gate is enforced by the new worker');

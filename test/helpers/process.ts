@@ -30,11 +30,16 @@ export interface RunOptions {
   timeoutMs?: number;
 }
 
+const RUN_OPTIONS = new Set(['env', 'cwd', 'input', 'timeoutMs']);
+
 /**
  * Runs a command to completion. Resolves on any exit code; rejects when it cannot be spawned or
  * runs longer than `timeoutMs` (the error carries its output so far).
  */
 export function run(cmd: string, args: readonly string[], opts: RunOptions = {}): Promise<ExecResult> {
+  // An environment passed where the options go type-checks (an index signature fits them): refuse it.
+  const unknown = Object.keys(opts).filter((k) => !RUN_OPTIONS.has(k));
+  if (unknown.length > 0) throw new Error(`run(${cmd}): unknown options ${unknown.join(', ')} (an environment goes in { env })`);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
