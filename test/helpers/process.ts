@@ -19,6 +19,8 @@ export interface ExecResult {
   stderr: string;
   /** stdout as bytes (for binary output such as a tar stream). */
   stdoutBytes: Buffer;
+  /** How many bytes the command wrote to stdout (more than kept with `maxStdout`). */
+  stdoutLength: number;
 }
 
 export interface RunOptions {
@@ -28,9 +30,14 @@ export interface RunOptions {
   input?: string | Buffer;
   /** SIGKILL the command and reject after this long. Default 60 s. */
   timeoutMs?: number;
+  /** Run as this user and group. */
+  uid?: number;
+  gid?: number;
+  /** Keep at most this many bytes of stdout (for commands that stream a lot); all are counted. */
+  maxStdout?: number;
 }
 
-const RUN_OPTIONS = new Set(['env', 'cwd', 'input', 'timeoutMs']);
+const RUN_OPTIONS = new Set(['env', 'cwd', 'input', 'timeoutMs', 'uid', 'gid', 'maxStdout']);
 
 /**
  * Runs a command to completion. Resolves on any exit code; rejects when it cannot be spawned or
@@ -42,10 +49,21 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
   if (unknown.length > 0) throw new Error(`run(${cmd}): unknown options ${unknown.join(', ')} (an environment goes in { env })`);
   const timeoutMs = opts.timeoutMs ?? 60_000;
   return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, {
+      env: opts.env ?? process.env,
+      cwd: opts.cwd,
+      uid: opts.uid,
+      gid: opts.gid,
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
     const out: Buffer[] = [];
     const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
+    const keep = opts.maxStdout ?? Infinity;
+    let stdoutLength = 0;
+    child.stdout.on('data', (c: Buffer) => {
+      if (stdoutLength < keep) out.push(c.subarray(0, keep - stdoutLength));
+      stdoutLength += c.length;
+    });
     child.stderr.on('data', (c: Buffer) => err.push(c));
     child.stdin.on('error', () => {
       /* EPIPE when the command exits without reading stdin */
@@ -68,7 +86,7 @@ export function run(cmd: string, args: readonly string[], opts: RunOptions = {})
         reject(new Error(`${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
         return;
       }
-      resolve({ code: code ?? 128 + (sig === null ? 0 : os.constants.signals[sig]), stdout, stderr, stdoutBytes });
+      resolve({ code: code ?? 128 + (sig === null ? 0 : os.constants.signals[sig]), stdout, stderr, stdoutBytes, stdoutLength });
     });
     child.stdin.end(opts.input);
   });
