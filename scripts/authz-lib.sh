@@ -1,6 +1,8 @@
 # shellcheck shell=bash
 # Shared by install-authz.sh and uninstall-authz.sh (sourced, not run). Paths are fixed: they are
 # what dockerd, the systemd units and the pm2 process file expect.
+# The constants are used by the scripts that source this file:
+# shellcheck disable=SC2034
 
 readonly PLUGIN_NAME=authz
 readonly APP_NAME=docker-authz
@@ -17,10 +19,18 @@ readonly SYSTEMD_DIR=/etc/systemd/system
 readonly DEFAULT_DAEMON_JSON=/etc/docker/daemon.json
 readonly DOCKER_PIDFILE=${DOCKER_PIDFILE:-/var/run/docker.pid}
 readonly INSTALL_RECORD=$APP_DIR/installed.env
+readonly RECORD_KEYS=(SUPERVISOR PM2_HOME PM2_STARTUP CREATED_DAEMON_JSON DAEMON_JSON)
 readonly MIN_NODE=20.19.0
+# pm2's own unit is ordered before dockerd through this drop-in (see pm2_boot in install-authz.sh).
+readonly PM2_UNIT=pm2-root.service
+readonly PM2_ORDER_DROPIN=$SYSTEMD_DIR/$PM2_UNIT.d/docker-authz.conf
+LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly LIB_DIR
+readonly HELPER=$LIB_DIR/install-helper.mjs
 
 DRY_RUN=0
 CHANGED=0
+WORK=""
 
 say() { printf '%s\n' "$*"; }
 note() { printf '  %s\n' "$*"; }
@@ -32,8 +42,15 @@ die() {
   for line in "$@"; do printf '  %s\n' "$line" >&2; done
   exit 1
 }
+indent() { sed 's/^/    /'; }
 
-# Runs a command that changes the system, or only prints it with --dry-run.
+# A private scratch directory, removed on exit.
+make_workdir() {
+  WORK=$(mktemp -d)
+  trap 'rm -rf "$WORK"' EXIT
+}
+
+# act CMD...: runs a command that changes the system, or only prints it with --dry-run.
 act() {
   CHANGED=1
   if ((DRY_RUN)); then
@@ -44,8 +61,42 @@ act() {
   fi
 }
 
-# install_content DEST MODE < content: writes DEST atomically when its content or mode differs.
-# Returns 0 when it changed (or would change) something, 1 when DEST was already right.
+# act_quiet CMD...: act, with the command's own output (pm2's banners and tables, npm's progress)
+# kept out of ours; it is shown only when the command fails.
+act_quiet() {
+  CHANGED=1
+  if ((DRY_RUN)); then
+    printf '  would run: %s\n' "$*"
+    return 0
+  fi
+  printf '  + %s\n' "$*"
+  local log rc=0
+  log=$(mktemp)
+  "$@" >"$log" 2>&1 || rc=$?
+  if ((rc != 0)); then
+    indent <"$log" >&2
+    warn "$1 exited with $rc"
+  fi
+  rm -f "$log"
+  return "$rc"
+}
+
+# perform DESCRIPTION CMD...: a change too large to print as a command (a build, a release):
+# does CMD, or with --dry-run says "would DESCRIPTION".
+perform() {
+  local what=$1
+  shift
+  CHANGED=1
+  if ((DRY_RUN)); then
+    note "would $what"
+  else
+    "$@"
+  fi
+}
+
+# install_content DEST MODE < content: writes DEST atomically when its content or mode differs;
+# with --dry-run shows the change as a diff. Returns 0 when it changed (or would change) something,
+# 1 when DEST was already right.
 install_content() {
   local dest=$1 mode=$2 tmp
   tmp=$(mktemp)
@@ -56,12 +107,7 @@ install_content() {
   fi
   CHANGED=1
   if ((DRY_RUN)); then
-    if [[ -e $dest ]]; then
-      printf '  would update %s:\n' "$dest"
-      diff -u "$dest" "$tmp" | sed 's/^/    /' || true
-    else
-      printf '  would create %s (mode %s, %s bytes)\n' "$dest" "$mode" "$(wc -c <"$tmp")"
-    fi
+    show_change "$dest" "$tmp" "mode $mode"
     rm -f "$tmp"
     return 0
   fi
@@ -76,6 +122,21 @@ install_content() {
   return 0
 }
 
+# show_change DEST NEW [WHAT]: what --dry-run prints for a file: a diff, or the new file's content.
+show_change() {
+  local dest=$1 new=$2 what=${3:-}
+  if [[ -e $dest ]]; then
+    printf '  would update %s:\n' "$dest"
+    diff -u "$dest" "$new" | indent || true
+  else
+    printf '  would create %s (%s%s bytes):\n' "$dest" "${what:+$what, }" "$(wc -c <"$new")"
+    local lines
+    lines=$(wc -l <"$new")
+    head -n 25 "$new" | indent
+    if ((lines > 25)); then printf '    ... (%s more lines)\n' "$((lines - 25))"; fi
+  fi
+}
+
 # remove_tree DIR: removes DIR and everything in it; a DIR that is a mount point stays, empty.
 remove_tree() {
   [[ -e $1 || -L $1 ]] || return 0
@@ -84,15 +145,57 @@ remove_tree() {
   if ! rmdir "$1" 2>/dev/null; then note "kept the empty directory $1 (a mount point?)"; fi
 }
 
+# remove_file FILE: removes FILE if it is there.
+remove_file() {
+  if [[ -e $1 || -L $1 ]]; then act rm -f "$1"; fi
+}
+
 # ensure_dir DIR MODE
 ensure_dir() {
   if [[ -d $1 ]]; then return 0; fi
   act install -d -m "$2" "$1"
 }
 
+# --- the install record --------------------------------------------------------------------------
+# $INSTALL_RECORD: what the uninstaller (and the next install) must know about this one, as plain
+# KEY=value lines. It is parsed, never sourced or evaluated: a value is everything after the first
+# "=", and only the keys in RECORD_KEYS are read.
+
+declare -A RECORD=()
+
+# record_load: reads $INSTALL_RECORD into RECORD (empty when there is none). The recorded PM2_HOME
+# applies unless PM2_HOME is set: both scripts then talk to the pm2 daemon the install used.
+record_load() {
+  RECORD=()
+  if [[ -r $INSTALL_RECORD ]]; then
+    local line key k
+    while IFS= read -r line || [[ -n $line ]]; do
+      [[ $line =~ ^([A-Z0-9_]+)=(.*)$ ]] || continue
+      key=${BASH_REMATCH[1]}
+      for k in "${RECORD_KEYS[@]}"; do
+        if [[ $k == "$key" ]]; then RECORD[$key]=${BASH_REMATCH[2]}; fi
+      done
+    done <"$INSTALL_RECORD"
+  fi
+  # Used as a number: anything but 0 or 1 would be evaluated as an arithmetic expression.
+  if [[ ! ${RECORD[CREATED_DAEMON_JSON]:-0} =~ ^[01]$ ]]; then RECORD[CREATED_DAEMON_JSON]=0; fi
+  if [[ -z ${PM2_HOME:-} && -n ${RECORD[PM2_HOME]:-} ]]; then export PM2_HOME=${RECORD[PM2_HOME]}; fi
+}
+
+# record_get KEY [DEFAULT]
+record_get() { printf '%s' "${RECORD[$1]:-${2:-}}"; }
+
+# record_write KEY=value...: writes the record (only when it changes).
+record_write() {
+  local pair
+  for pair in "$@"; do
+    [[ $pair != *$'\n'* ]] || die "cannot record a value with a line break: $pair"
+  done
+  printf '%s\n' "$@" | install_content "$INSTALL_RECORD" 0644 || true
+}
+
 # --- node --------------------------------------------------------------------------------------
 
-HELPER=""   # set by the scripts: path of install-helper.mjs
 NODE_BIN=""
 
 node_help() {
@@ -122,9 +225,12 @@ DOCKERD_PID=""
 DOCKERD_ARGS=()
 DAEMON_JSON=$DEFAULT_DAEMON_JSON
 DAEMON_SOCKET=/var/run/docker.sock
+CREATED_DAEMON_JSON=0
+DAEMON_JSON_BACKUP=""
 
 systemd_is_init() { [[ -d /run/systemd/system ]]; }
 systemd_runs_docker() { systemd_is_init && systemctl is-active --quiet docker.service 2>/dev/null; }
+dockerd_reachable() { [[ -n $DOCKERD_PID ]] || systemd_runs_docker; }
 
 # Finds the running dockerd (pidfile, or systemd's main pid), its config file and API socket.
 inspect_dockerd() {
@@ -182,6 +288,62 @@ check_no_flag() {
   fi
 }
 
+# update_daemon_json add|remove: puts "$PLUGIN_NAME" into (or takes it out of) the
+# "authorization-plugins" list in $DAEMON_JSON, keeping every other key and plugin. A changed file
+# is backed up first ($DAEMON_JSON_BACKUP) and replaced atomically with the old file's mode; with
+# --dry-run the change is shown as a diff. On remove, a daemon.json the installer created
+# ($CREATED_DAEMON_JSON) and that would be left empty is removed.
+# Returns 0 when it changed (or would change) the file, 1 when there was nothing to do.
+update_daemon_json() {
+  local op=$1 new=$WORK/daemon.json rc=0
+  helper json-edit "$op" "$DAEMON_JSON" "$PLUGIN_NAME" "$new" || rc=$?
+  case $rc in
+    0) ;;
+    3) return 1 ;;
+    *) die "could not edit $DAEMON_JSON (nothing was changed)" ;;
+  esac
+  local drop=0
+  if [[ $op == remove ]] && ((CREATED_DAEMON_JSON)) && [[ $(tr -d ' \n' <"$new") == '{}' ]]; then drop=1; fi
+  CHANGED=1
+  if ((DRY_RUN)); then
+    if ((drop)); then note "would remove $DAEMON_JSON (the installer created it; nothing else is in it)"; else show_change "$DAEMON_JSON" "$new"; fi
+    return 0
+  fi
+  DAEMON_JSON_BACKUP=""
+  if [[ -e $DAEMON_JSON ]]; then
+    DAEMON_JSON_BACKUP=$DAEMON_JSON.bak-docker-authz-$(date -u +%Y%m%dT%H%M%SZ)
+    local n=1 base=$DAEMON_JSON_BACKUP
+    while [[ -e $DAEMON_JSON_BACKUP ]]; do DAEMON_JSON_BACKUP=$base.$((n++)); done
+    cp -a "$DAEMON_JSON" "$DAEMON_JSON_BACKUP"
+    note "backup $DAEMON_JSON_BACKUP"
+    chmod --reference="$DAEMON_JSON" "$new"
+  else
+    mkdir -p "$(dirname "$DAEMON_JSON")"
+    chmod 0644 "$new"
+  fi
+  if ((drop)); then
+    rm -f "$DAEMON_JSON"
+    note "removed $DAEMON_JSON (the installer created it; nothing else is in it)"
+    return 0
+  fi
+  cp "$new" "$DAEMON_JSON.docker-authz-new"
+  mv -f "$DAEMON_JSON.docker-authz-new" "$DAEMON_JSON"
+  if [[ $op == add ]]; then
+    note "added \"$PLUGIN_NAME\" to authorization-plugins in $DAEMON_JSON"
+  else
+    note "removed \"$PLUGIN_NAME\" from authorization-plugins in $DAEMON_JSON"
+  fi
+}
+
+# restore_daemon_json: undoes the last update_daemon_json (the backup back, or no file).
+restore_daemon_json() {
+  if [[ -n $DAEMON_JSON_BACKUP ]]; then
+    cp -a "$DAEMON_JSON_BACKUP" "$DAEMON_JSON"
+  else
+    rm -f "$DAEMON_JSON"
+  fi
+}
+
 # Applies daemon.json without restarting dockerd (containers keep running).
 reload_dockerd() {
   if systemd_runs_docker; then
@@ -199,20 +361,21 @@ decision_log_sources() {
     systemd) echo "journal:$APP_NAME.service" ;;
     pm2)
       local out
-      out=$(pm2_cmd jlist 2>/dev/null | "$NODE_BIN" -e '
-        let t = ""; process.stdin.on("data", (d) => (t += d)).on("end", () => {
-          try {
-            const list = JSON.parse(t.slice(t.indexOf("[")));
-            const app = list.find((p) => p.name === process.argv[1]);
-            if (app && app.pm2_env && app.pm2_env.pm_out_log_path) console.log(app.pm2_env.pm_out_log_path);
-          } catch {}
-        });' "$APP_NAME" || true)
-      [[ -n $out ]] && echo "file:$out"
+      out=$(pm2_cmd jlist 2>/dev/null | helper pm2-jlist pm_out_log_path "$APP_NAME" || true)
+      if [[ -n $out ]]; then echo "file:$out"; fi
       # A pm2 cluster worker whose logger writes to fd 1 directly (not through process.stdout)
       # ends up in the pm2 daemon's own log.
       echo "file:$(pm2_home)/pm2.log"
       ;;
   esac
+}
+
+# verify_dockerd on|off SUPERVISOR: prints how dockerd was seen to consult (or no longer consult)
+# the plugin; fails with the reason.
+verify_dockerd() {
+  local sources
+  mapfile -t sources < <(decision_log_sources "$2")
+  helper verify "$1" "$DAEMON_SOCKET" "$PLUGIN_SOCKET" 60 "${sources[@]}" 2>&1
 }
 
 # --- pm2 ----------------------------------------------------------------------------------------
@@ -228,3 +391,37 @@ pm2_running() {
 }
 
 pm2_has_app() { pm2_running && pm2_cmd describe "$APP_NAME" >/dev/null 2>&1; }
+
+# The names of the apps pm2 runs (none when its daemon is not running).
+pm2_app_names() {
+  if pm2_running; then pm2_cmd jlist 2>/dev/null | helper pm2-jlist name || true; fi
+}
+
+# The init system pm2 can hook into for start at boot, in `pm2 startup`'s words; empty when there is
+# none this script knows (e.g. a container whose PID 1 is not an init system). pm2 itself guesses
+# from which tools are installed, which is wrong where systemctl exists but systemd is not PID 1.
+pm2_init_system() {
+  if systemd_is_init; then echo systemd; return; fi
+  local init
+  init=$(cat /proc/1/comm 2>/dev/null || true)
+  case $init in
+    init | openrc-init)
+      if [[ -d /run/openrc ]] && command -v rc-update >/dev/null; then
+        echo openrc
+      elif command -v update-rc.d >/dev/null; then
+        echo upstart # pm2's name for an LSB init script enabled with update-rc.d
+      elif command -v chkconfig >/dev/null; then
+        echo systemv
+      fi
+      ;;
+  esac
+}
+
+# The file `pm2 startup INIT` writes for root.
+pm2_startup_file() {
+  case $1 in
+    systemd) echo "$SYSTEMD_DIR/$PM2_UNIT" ;;
+    openrc) echo /etc/init.d/pm2 ;;
+    upstart | systemv) echo /etc/init.d/pm2-root ;;
+  esac
+}

@@ -1,15 +1,27 @@
 #!/usr/bin/env node
-// Helper for install-authz.sh and uninstall-authz.sh: the parts that are JSON or HTTP, which shell
-// does badly. Node's standard library only (it runs before any npm install). Not a public interface.
+// Helper for install-authz.sh and uninstall-authz.sh: the parts that are JSON, HTTP or Node itself,
+// which shell does badly. Node's standard library only (it runs before any npm install). Not a
+// public interface.
 //
 //   node install-helper.mjs version-ok MIN                   exit 0 when this node is >= MIN
+//   node install-helper.mjs package-field DIR FIELD          print a field of DIR/package.json
 //   node install-helper.mjs json-check FILE                  exit 0 when FILE is missing or a valid daemon.json
 //   node install-helper.mjs json-edit add|remove FILE NAME OUT
 //                                                            write the edited daemon.json to OUT;
 //                                                            exit 0 changed, 3 unchanged, 1 error
-//   node install-helper.mjs json-get FILE KEY               print a top-level key as JSON
+//   node install-helper.mjs pm2-jlist FIELD [APP]            read `pm2 jlist` on stdin; print FIELD
+//                                                            (name, pid, or a pm2_env key) of every app, or of APP
+//   node install-helper.mjs copy-deps FROM TO                copy the production dependencies TO/package-lock.json
+//                                                            locks from FROM/node_modules, if FROM has every one
+//                                                            at the locked version; exit 0 copied, 3 not (why)
+//   node install-helper.mjs native-deps DIR                  print the packages in DIR/node_modules that
+//                                                            build native code at install (one per line)
+//   node install-helper.mjs native-reuse FROM TO PKG         copy PKG's compiled addon from FROM/PKG to TO/PKG
+//                                                            if both are the same version and it loads in
+//                                                            this node (same ABI); exit 0 copied, 3 not
+//                                                            (check TO with native-check: a separate process)
+//   node install-helper.mjs native-check DIR PKG             exit 0 when DIR/PKG's addon loads in this node
 //   node install-helper.mjs wait-plugin SOCKET SECONDS       wait until GET /health answers 200
-//   node install-helper.mjs http SOCKET METHOD PATH [BODY]   one request; prints the status line
 //   node install-helper.mjs verify on|off DAEMON_SOCKET PLUGIN_SOCKET SECONDS LOG_SOURCE...
 //       on:  the daemon consults the plugin (a /_ping through the daemon shows up in the decision log)
 //       off: the daemon no longer consults it (a ping does not show up before a sentinel sent
@@ -18,12 +30,27 @@
 // Log SOURCEs: file:PATH (a log file; decisions appended from now on) or journal:UNIT.
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, openSync, readFileSync, readSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  readSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { request } from 'node:http';
+import { createRequire } from 'node:module';
 import { Buffer } from 'node:buffer';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 
 const [cmd, ...args] = process.argv.slice(2);
+const require = createRequire(import.meta.url);
 
 function fail(message, code = 1) {
   console.error(message);
@@ -38,6 +65,8 @@ function versionAtLeast(have, want) {
   }
   return true;
 }
+
+const readJson = (file) => JSON.parse(readFileSync(file, 'utf8'));
 
 // Reads daemon.json: undefined when missing; throws a readable message when unusable.
 function readDaemonJson(file) {
@@ -64,6 +93,175 @@ function readDaemonJson(file) {
   return value;
 }
 
+function editDaemonJson(op, file, name, out) {
+  const value = readDaemonJson(file) ?? {};
+  const list = value['authorization-plugins'] ?? [];
+  let next;
+  if (op === 'add') {
+    if (list.includes(name)) return false;
+    next = { ...value, 'authorization-plugins': [...list, name] };
+  } else if (op === 'remove') {
+    if (!list.includes(name)) return false;
+    const rest = list.filter((p) => p !== name);
+    next = { ...value };
+    if (rest.length > 0) next['authorization-plugins'] = rest;
+    else delete next['authorization-plugins'];
+  } else {
+    fail(`json-edit: unknown operation ${op}`, 2);
+  }
+  writeFileSync(out, `${JSON.stringify(next, null, 2)}\n`);
+  return true;
+}
+
+// `pm2 jlist` prints the list as one JSON line, possibly after others ("[PM2] Spawning PM2 daemon",
+// colored: a '[' does not mark the list).
+function pm2Apps(text) {
+  for (const line of text.split('\n').reverse()) {
+    if (!line.startsWith('[')) continue;
+    try {
+      const list = JSON.parse(line);
+      if (Array.isArray(list)) return list;
+    } catch {
+      /* a log line that starts with '[' */
+    }
+  }
+  return [];
+}
+
+// --- production dependencies --------------------------------------------------------------------
+
+// The production packages of a lockfile (v2/v3 "packages"): path -> { version, optional }.
+function lockedProduction(lockFile) {
+  const lock = readJson(lockFile);
+  if (!lock.packages) throw new Error(`${lockFile} has no "packages" (lockfileVersion ${lock.lockfileVersion}; npm >= 7 writes them)`);
+  const out = new Map();
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    if (path === '' || entry.dev || entry.link || !path.startsWith('node_modules/')) continue;
+    out.set(path, { version: entry.version, optional: Boolean(entry.optional || entry.devOptional) });
+  }
+  return out;
+}
+
+// Copies the locked production tree from FROM (an installed checkout or build) instead of asking
+// npm again: no network, and native addons come already built. Returns why not, or undefined.
+function copyDeps(from, to) {
+  const wanted = lockedProduction(join(to, 'package-lock.json'));
+  const present = [];
+  for (const [path, { version, optional }] of wanted) {
+    const manifest = join(from, path, 'package.json');
+    if (!existsSync(manifest)) {
+      if (optional) continue;
+      return `${join(from, path)} is missing`;
+    }
+    const have = readJson(manifest).version;
+    if (have !== version) return `${join(from, path)} is ${have}, the lockfile says ${version}`;
+    present.push(path);
+  }
+  for (const path of present) {
+    // Nested node_modules are packages of their own in the list (or dev-only: not wanted). Of a
+    // node-gyp build, only the addons (build/Release/*.node) are needed, not the compiler's objects.
+    const pkg = join(from, path);
+    const nested = join(pkg, 'node_modules');
+    const gyp = existsSync(join(pkg, 'binding.gyp'));
+    const build = join(pkg, 'build');
+    const release = join(build, 'Release');
+    cpSync(pkg, join(to, path), {
+      recursive: true,
+      verbatimSymlinks: true,
+      filter: (src) => {
+        if (src === nested) return false;
+        if (!gyp || src === build || src === release || !src.startsWith(`${build}/`)) return true;
+        return src.startsWith(`${release}/`) && src.endsWith('.node') && !src.slice(release.length + 1).includes('/');
+      },
+    });
+  }
+  return undefined;
+}
+
+// --- native addons -------------------------------------------------------------------------------
+
+// Packages under DIR/node_modules (scoped and nested too) that compile code when installed: npm runs
+// `node-gyp rebuild` for a binding.gyp without an install script, and an install script otherwise.
+function nativeDeps(dir) {
+  const found = [];
+  const walk = (modules) => {
+    let names;
+    try {
+      names = readdirSync(join(dir, modules)).sort();
+    } catch {
+      return;
+    }
+    for (const name of names) {
+      if (name.startsWith('.')) continue;
+      if (name.startsWith('@')) {
+        for (const sub of readdirSync(join(dir, modules, name)).sort()) visit(join(modules, name, sub));
+      } else visit(join(modules, name));
+    }
+  };
+  const visit = (pkg) => {
+    const manifest = join(dir, pkg, 'package.json');
+    if (!existsSync(manifest)) return;
+    const scripts = readJson(manifest).scripts ?? {};
+    if (scripts.preinstall || scripts.install || scripts.postinstall || existsSync(join(dir, pkg, 'binding.gyp'))) found.push(pkg);
+    walk(join(pkg, 'node_modules'));
+  };
+  walk('node_modules');
+  return found;
+}
+
+// A smoke test per known addon: requiring the package is not enough where it loads the addon lazily.
+const SMOKE = {
+  'better-sqlite3': (mod) => {
+    const db = new mod(':memory:');
+    try {
+      if (db.prepare('select 1 as one').get().one !== 1) throw new Error('select 1 failed');
+    } finally {
+      db.close();
+    }
+  },
+};
+
+// Loads DIR/PKG with this node; throws with the loader's message (e.g. "compiled against a different
+// Node.js version using NODE_MODULE_VERSION 108") when its addon does not fit.
+function loadNative(dir, pkg) {
+  const path = resolve(dir, pkg);
+  const name = readJson(join(path, 'package.json')).name;
+  const mod = require(path);
+  SMOKE[name]?.(mod);
+}
+
+// The compiled files of a node-gyp package: build/Release/*.node (what `bindings` and node-gyp-build load).
+function addonFiles(pkgDir) {
+  const release = join(pkgDir, 'build', 'Release');
+  try {
+    return readdirSync(release)
+      .filter((f) => f.endsWith('.node'))
+      .map((f) => join('build', 'Release', f));
+  } catch {
+    return [];
+  }
+}
+
+function nativeReuse(from, to, pkg) {
+  const version = (d) => readJson(join(d, pkg, 'package.json')).version;
+  if (!existsSync(join(from, pkg, 'package.json'))) return `${from} has no ${pkg}`;
+  if (version(from) !== version(to)) return `${from} has ${pkg} ${version(from)}, the release needs ${version(to)}`;
+  const files = addonFiles(join(from, pkg));
+  if (files.length === 0) return `${join(from, pkg)} has no compiled addon (build/Release/*.node)`;
+  try {
+    loadNative(from, pkg);
+  } catch (err) {
+    return `the build in ${from} does not load in node ${process.version} (ABI ${process.versions.modules}): ${err.message.split('\n')[0]}`;
+  }
+  for (const f of files) {
+    mkdirSync(join(to, pkg, 'build', 'Release'), { recursive: true });
+    copyFileSync(join(from, pkg, f), join(to, pkg, f));
+  }
+  return undefined;
+}
+
+// --- HTTP ----------------------------------------------------------------------------------------
+
 function httpCall(socketPath, method, path, body, timeoutMs) {
   return new Promise((resolve, reject) => {
     const payload = body ?? '';
@@ -83,68 +281,74 @@ function httpCall(socketPath, method, path, body, timeoutMs) {
   });
 }
 
+async function waitPlugin(socket, seconds) {
+  const deadline = Date.now() + seconds * 1000;
+  for (;;) {
+    let problem;
+    try {
+      const res = await httpCall(socket, 'GET', '/health', undefined, 2_000);
+      if (res.status === 200) return res.body.trim();
+      problem = `GET /health answered ${res.status}`;
+    } catch (err) {
+      problem = err.message;
+    }
+    if (Date.now() > deadline) throw new Error(`the plugin did not answer on ${socket} within ${seconds} s: ${problem}`);
+    await sleep(250);
+  }
+}
+
 // --- decision-log access -------------------------------------------------------------------------
 
 function mark(sources) {
-  return sources
-    .map((s) => {
-      if (s.startsWith('file:')) {
-        const path = s.slice(5);
-        let size;
-        try {
-          size = statSync(path).size;
-        } catch {
-          size = 0;
-        }
-        return `file:${size}:${path}`;
+  return sources.map((s) => {
+    if (s.startsWith('file:')) {
+      const path = s.slice(5);
+      let size;
+      try {
+        size = statSync(path).size;
+      } catch {
+        size = 0;
       }
-      if (s.startsWith('journal:')) {
-        const unit = s.slice(8);
-        let cursor;
-        try {
-          const out = execFileSync('journalctl', ['-u', unit, '-n', '0', '--show-cursor', '--no-pager'], { encoding: 'utf8' });
-          cursor = /-- cursor: (.*)/.exec(out)?.[1] ?? '';
-        } catch {
-          cursor = '';
-        }
-        return `journal:${unit}:${cursor}`;
+      return { kind: 'file', path, offset: size };
+    }
+    if (s.startsWith('journal:')) {
+      const unit = s.slice(8);
+      let cursor;
+      try {
+        const out = execFileSync('journalctl', ['-u', unit, '-n', '0', '--show-cursor', '--no-pager'], { encoding: 'utf8' });
+        cursor = /-- cursor: (.*)/.exec(out)?.[1] ?? '';
+      } catch {
+        cursor = '';
       }
-      throw new Error(`unknown log source ${s}`);
-    })
-    .join('\n');
+      return { kind: 'journal', unit, cursor };
+    }
+    throw new Error(`unknown log source ${s}`);
+  });
 }
 
 // Decision records written after the mark, in order.
-function decisionsSince(markText) {
+function decisionsSince(marks) {
   const lines = [];
-  for (const m of markText.split('\n').filter(Boolean)) {
-    if (m.startsWith('file:')) {
-      const rest = m.slice(5);
-      const colon = rest.indexOf(':');
-      const offset = Number(rest.slice(0, colon));
-      const path = rest.slice(colon + 1);
+  for (const m of marks) {
+    if (m.kind === 'file') {
       let fd;
       try {
-        fd = openSync(path, 'r');
+        fd = openSync(m.path, 'r');
       } catch {
         continue;
       }
       try {
-        const size = statSync(path).size;
-        const start = size < offset ? 0 : offset; // rotated meanwhile: read the new file from the top
+        const size = statSync(m.path).size;
+        const start = size < m.offset ? 0 : m.offset; // rotated meanwhile: read the new file from the top
         const buf = Buffer.alloc(size - start);
         readSync(fd, buf, 0, buf.length, start);
         lines.push(...buf.toString('utf8').split('\n'));
       } finally {
         closeSync(fd);
       }
-    } else if (m.startsWith('journal:')) {
-      const rest = m.slice(8);
-      const colon = rest.indexOf(':');
-      const unit = rest.slice(0, colon);
-      const cursor = rest.slice(colon + 1);
-      const a = ['-u', unit, '-o', 'cat', '--no-pager'];
-      if (cursor) a.push(`--after-cursor=${cursor}`);
+    } else {
+      const a = ['-u', m.unit, '-o', 'cat', '--no-pager'];
+      if (m.cursor) a.push(`--after-cursor=${m.cursor}`);
       try {
         lines.push(...execFileSync('journalctl', a, { encoding: 'utf8' }).split('\n'));
       } catch {
@@ -240,60 +444,49 @@ try {
     case 'version-ok':
       process.exit(versionAtLeast(process.versions.node, args[0]) ? 0 : 1);
       break;
+    case 'package-field': {
+      const [dir, field] = args;
+      console.log(readJson(join(dir, 'package.json'))[field] ?? '');
+      break;
+    }
     case 'json-check':
       readDaemonJson(args[0]);
       break;
-    case 'json-get': {
-      const v = readDaemonJson(args[0]);
-      console.log(JSON.stringify(v?.[args[1]] ?? null));
-      break;
-    }
     case 'json-edit': {
       const [op, file, name, out] = args;
-      const value = readDaemonJson(file) ?? {};
-      const list = value['authorization-plugins'] ?? [];
-      let next;
-      if (op === 'add') {
-        if (list.includes(name)) process.exit(3);
-        next = { ...value, 'authorization-plugins': [...list, name] };
-      } else if (op === 'remove') {
-        if (!list.includes(name)) process.exit(3);
-        const rest = list.filter((p) => p !== name);
-        next = { ...value };
-        if (rest.length > 0) next['authorization-plugins'] = rest;
-        else delete next['authorization-plugins'];
-      } else {
-        fail(`json-edit: unknown operation ${op}`, 2);
-      }
-      writeFileSync(out, `${JSON.stringify(next, null, 2)}\n`);
+      if (!editDaemonJson(op, file, name, out)) process.exit(3);
       break;
     }
-    case 'wait-plugin': {
-      const [socket, seconds] = args;
-      const deadline = Date.now() + Number(seconds) * 1000;
-      let problem = '';
-      for (;;) {
-        try {
-          const res = await httpCall(socket, 'GET', '/health', undefined, 2_000);
-          if (res.status === 200) {
-            console.log(res.body.trim());
-            break;
-          }
-          problem = `GET /health answered ${res.status}`;
-        } catch (err) {
-          problem = err.message;
-        }
-        if (Date.now() > deadline) fail(`the plugin did not answer on ${socket} within ${seconds} s: ${problem}`);
-        await sleep(250);
+    case 'pm2-jlist': {
+      const [field, app] = args;
+      for (const p of pm2Apps(readFileSync(0, 'utf8'))) {
+        if (app !== undefined && p.name !== app) continue;
+        const value = field in p ? p[field] : p.pm2_env?.[field];
+        if (value !== undefined) console.log(value);
       }
       break;
     }
-    case 'http': {
-      const [socket, method, path, body] = args;
-      const res = await httpCall(socket, method, path, body, 10_000);
-      console.log(`${res.status} ${res.body.trim()}`);
+    case 'copy-deps': {
+      const problem = copyDeps(args[0], args[1]);
+      if (problem !== undefined) fail(problem, 3);
       break;
     }
+    case 'native-deps':
+      for (const pkg of nativeDeps(args[0])) console.log(pkg);
+      break;
+    case 'native-reuse': {
+      const [from, to, pkg] = args;
+      const problem = nativeReuse(from, to, pkg);
+      if (problem !== undefined) fail(problem, 3);
+      console.log(`reused the ${pkg} build from ${from} (node ABI ${process.versions.modules})`);
+      break;
+    }
+    case 'native-check':
+      loadNative(args[0], args[1]);
+      break;
+    case 'wait-plugin':
+      console.log(await waitPlugin(args[0], Number(args[1])));
+      break;
     case 'verify': {
       const [mode, daemonSocket, pluginSocket, seconds, ...sources] = args;
       console.log(await verify(mode, sources, daemonSocket, pluginSocket, Number(seconds)));

@@ -28,9 +28,11 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { makeTempDir, startDockerd, type Dockerd } from './helpers/dockerd.js';
+import { spawnPlugin } from '../helpers/spawn-plugin.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { startDockerd, type Dockerd } from './helpers/dockerd.js';
 import { BUSYBOX_IMAGE, importImages, tarDir } from './helpers/images.js';
-import { pluginSocketPath, startPlugin, uniquePluginName } from './helpers/plugin.js';
+import { pluginSocketPath, uniquePluginName } from './helpers/plugin.js';
 import { rawRequest, sendRaw, type HeaderList, type RawRequestSpec, type RawResponse } from './helpers/raw.js';
 
 const B = BUSYBOX_IMAGE;
@@ -712,7 +714,7 @@ t.test('bypass attempts: executed by dockerd without the plugin, refused with it
   const name = uniquePluginName();
   const scratch = await makeTempDir('authz-bypass-');
   t.teardown(() => rm(scratch, { recursive: true, force: true }));
-  const plugin = await startPlugin({ socket: pluginSocketPath(name), stateDir: join(scratch, 'state') });
+  const plugin = await spawnPlugin({ socket: pluginSocketPath(name), stateDir: join(scratch, 'state') });
   t.teardown(() => plugin.stop());
 
   const ctx = join(scratch, 'netns-context');

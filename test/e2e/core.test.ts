@@ -7,9 +7,11 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import t from 'tap';
-import { makeTempDir, startDockerd, type Dockerd } from './helpers/dockerd.js';
+import { spawnPlugin, type PluginProcess } from '../helpers/spawn-plugin.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { startDockerd, type Dockerd } from './helpers/dockerd.js';
 import { BUSYBOX_IMAGE, importImages } from './helpers/images.js';
-import { pluginSocketPath, startPlugin, uniquePluginName, type PluginProcess } from './helpers/plugin.js';
+import { pluginSocketPath, uniquePluginName } from './helpers/plugin.js';
 
 const HELLO_FIRST = 'You must say hello first: run "docker run hello-world"';
 
@@ -25,7 +27,7 @@ t.test('hello gate, default deny rules and everyday work on a real dockerd', asy
   const name = uniquePluginName();
   const socket = pluginSocketPath(name);
   const stateDir = await makeTempDir('authz-state-');
-  let plugin: PluginProcess = await startPlugin({ socket, stateDir });
+  let plugin: PluginProcess = await spawnPlugin({ socket, stateDir });
   t.teardown(async () => {
     await plugin.stop().catch(() => undefined);
   });
@@ -135,12 +137,12 @@ t.test('hello gate, default deny rules and everyday work on a real dockerd', asy
 
   await t.test('restarted or killed under a running daemon, the plugin keeps the greeting and the daemon recovers', async (t) => {
     await plugin.stop();
-    plugin = await startPlugin({ socket, stateDir });
+    plugin = await spawnPlugin({ socket, stateDir });
     const ps = await docker('ps');
     t.equal(ps.code, 0, `after a clean restart: ${ps.stderr}`);
 
     await plugin.kill(); // SIGKILL: no chance to flush anything; the greeting was already on disk
-    plugin = await startPlugin({ socket, stateDir });
+    plugin = await spawnPlugin({ socket, stateDir });
     const again = await docker('ps');
     t.equal(again.code, 0, `after kill -9: ${again.stderr}`);
     const priv = await docker('run', '--rm', '--privileged', BUSYBOX_IMAGE, 'true');

@@ -3,13 +3,17 @@
  * dockerd starts, images import and run, an authz plugin (an allow-all stand-in)
  * is enabled and disabled by config reload, and stop() leaves nothing behind.
  */
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { readdir, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { makeTempDir, startDockerd, unixRequest } from './helpers/dockerd.js';
+import { unixRequest } from '../helpers/http.js';
+import { isGone } from '../helpers/process.js';
+import { spawnPlugin } from '../helpers/spawn-plugin.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { startDockerd } from './helpers/dockerd.js';
 import { BUSYBOX_IMAGE, HELLO_IMAGE, importImages } from './helpers/images.js';
-import { pluginSocketPath, startPlugin, uniquePluginName, writeAllowAllPlugin } from './helpers/plugin.js';
+import { pluginSocketPath, uniquePluginName, writeAllowAllPlugin } from './helpers/plugin.js';
 
 interface PluginLine {
   op?: string;
@@ -19,16 +23,6 @@ interface PluginLine {
   host?: string;
 }
 
-/** Alive and not a zombie (this machine's init does not reap orphans). */
-function alive(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}
-
 const onPath = (re: RegExp) => (o: PluginLine) => o.op === 'req' && typeof o.path === 'string' && re.test(o.path);
 
 async function pidsMentioning(dir: string): Promise<number[]> {
@@ -36,7 +30,7 @@ async function pidsMentioning(dir: string): Promise<number[]> {
   for (const e of await readdir('/proc')) {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     const cmd = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
-    if (cmd.includes(`${dir}/`) && alive(Number(e))) pids.push(Number(e));
+    if (cmd.includes(`${dir}/`) && !isGone(Number(e))) pids.push(Number(e));
   }
   return pids;
 }
@@ -77,7 +71,7 @@ t.test('e2e harness: private dockerd, images, authz plugin reload, cleanup', asy
   const tmp = await makeTempDir('pl-');
   const name = uniquePluginName();
   const socket = pluginSocketPath(name);
-  const p = await startPlugin({ socket, stateDir: path.join(tmp, 'state'), command: await writeAllowAllPlugin(tmp) });
+  const p = await spawnPlugin({ socket, stateDir: path.join(tmp, 'state'), command: await writeAllowAllPlugin(tmp) });
   t.teardown(async () => {
     await p.stop();
     await rm(tmp, { recursive: true, force: true });
@@ -138,7 +132,7 @@ t.test('e2e harness: private dockerd, images, authz plugin reload, cleanup', asy
   t.equal(bg.code, 0, `background container started (stderr: ${bg.stderr})`);
   const inspect = await d.docker(['inspect', '-f', '{{.State.Pid}}', bg.stdout.trim()]);
   const containerPid = Number(inspect.stdout.trim());
-  t.ok(containerPid > 0 && alive(containerPid), `the container's sleep runs as host pid ${containerPid}`);
+  t.ok(containerPid > 0 && !isGone(containerPid), `the container's sleep runs as host pid ${containerPid}`);
 
   const stopPlugin = await p.stop();
   t.equal(stopPlugin.code, 0, 'stand-in plugin exits 0 on SIGTERM');
@@ -148,7 +142,7 @@ t.test('e2e harness: private dockerd, images, authz plugin reload, cleanup', asy
   await d.stop();
   t.ok(d.exitStatus() !== undefined, 'dockerd exited');
   t.notOk(existsSync(d.dir), 'daemon temp dir removed');
-  t.notOk(alive(containerPid), 'the container process is gone');
+  t.notOk(!isGone(containerPid), 'the container process is gone');
   t.same(await pidsMentioning(d.dir), [], 'no containerd/shim processes left');
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   t.notOk(mounts.includes(d.dir), 'no mounts left under the daemon dir');

@@ -13,10 +13,13 @@ import { existsSync } from 'node:fs';
 import { readdir, readFile, readlink, rename, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
+import { STATE_FILE } from '../../src/state/db.js';
 import { startAuthzNamespace, snapshotTree, type AuthzNamespace } from './helpers/authz-ns.js';
-import { pollUntil, startDockerd, type Dockerd, type ExecResult } from './helpers/dockerd.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import type { ExecResult } from '../helpers/process.js';
+import { pollUntil } from '../helpers/wait.js';
+import { startDockerd, type Dockerd } from './helpers/dockerd.js';
 import { importImages } from './helpers/images.js';
-import { REPO_ROOT } from './helpers/plugin.js';
 
 const INSTALL = path.join(REPO_ROOT, 'scripts', 'install-authz.sh');
 const UNINSTALL = path.join(REPO_ROOT, 'scripts', 'uninstall-authz.sh');
@@ -58,6 +61,9 @@ async function pm2Apps(ns: AuthzNamespace): Promise<{ name: string; pid: number;
 }
 
 const isRoot = process.getuid?.() === 0;
+// Three real installer runs against a real dockerd and pm2, two uninstalls and three refusals: about
+// two minutes alone, more than tap's 300 s default on a loaded machine.
+t.setTimeout(600_000);
 
 t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge', async (t) => {
   t.ok(isRoot, 'end-to-end tests run as root');
@@ -81,9 +87,11 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   const daemonJson = path.join(d.dir, 'daemon.json');
   const originalConfig = await readFile(daemonJson, 'utf8');
   const trees = ['/etc/docker', '/opt/docker-authz', '/etc/docker-authz', '/var/lib/docker-authz', '/usr/local/bin'];
+  // The running plugin writes its database (state.db, -wal, -shm) all along: that is not the installer's.
+  const live = (tree: string) => (rel: string) => tree === '/var/lib/docker-authz' && rel.startsWith(STATE_FILE);
   const snap = async () => {
     const all: Record<string, Record<string, string>> = {};
-    for (const tree of trees) all[tree] = await snapshotTree(ns.hostPath(tree));
+    for (const tree of trees) all[tree] = await snapshotTree(ns.hostPath(tree), live(tree));
     return all;
   };
   const before = await snap();
@@ -96,6 +104,15 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.equal(install.code, 0, 'install succeeds', { output: show(install) });
   t.match(install.stdout, /dockerd consults it/, 'the installer verified that dockerd consults the plugin');
   t.match(install.stdout, /docker run hello-world/, 'and says what to do next');
+  t.notMatch(install.stdout + install.stderr, /\[PM2\]|[│┌└]/, "pm2's banners and tables stay out of the installer's output");
+  t.match(install.stdout, /pm2 does not start at boot on this host/, 'no init system here: it says pm2 will not start at boot');
+  t.match(install.stdout, /^ {2}PM2_HOME=\S+ \S*pm2 resurrect$/m, 'and exactly what to run at boot instead');
+  t.match(
+    install.stdout,
+    /production dependencies copied from \S+\/node_modules/,
+    'dependencies come from the build, without npm or network',
+  );
+  t.match(install.stdout, /better-sqlite3: its native addon loads in node/, "the native addon is the build's, not recompiled");
 
   const installed = JSON.parse(await readFile(daemonJson, 'utf8')) as Record<string, unknown>;
   t.same(
@@ -128,6 +145,20 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.ok(existsSync(path.join(release, 'dist', 'cli.js')), 'the release has the build');
   t.ok(existsSync(path.join(release, 'node_modules', 'pino')), 'and its runtime dependencies');
   t.notOk(existsSync(path.join(release, 'node_modules', 'typescript')), 'but no dev dependencies');
+  const sqlite = await ns.exec(
+    'sh',
+    [
+      '-c',
+      'cd /opt/docker-authz/current && exec node -e "$1"',
+      'sh',
+      "const D = require('better-sqlite3'); process.stdout.write(String(new D(':memory:').prepare('select 1 as one').get().one))",
+    ],
+    { env: nsEnv(ns), timeoutMs: 30_000 },
+  );
+  t.equal(sqlite.stdout, '1', `the installed release loads its native better-sqlite3 (${sqlite.stderr.trim()})`);
+  const record = await readFile(ns.hostPath('/opt/docker-authz/installed.env'), 'utf8');
+  t.match(record, /^SUPERVISOR=pm2$/m, 'the install record is plain KEY=value lines');
+  t.match(record, new RegExp(`^DAEMON_JSON=${daemonJson.replaceAll('.', '\\.')}$`, 'm'));
   t.ok(existsSync(ns.hostPath('/var/lib/docker-authz')), 'state dir exists');
   const apps = await pm2Apps(ns);
   t.match(apps, [{ name: 'docker-authz', status: 'online' }], 'pm2 runs the plugin');
@@ -184,7 +215,14 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   });
 
   // --- uninstall (keeps policy and state) -----------------------------------------------------------------
+  // The record is parsed, never run: shell in it stays text (also where a value is used as a number).
+  const marker = path.join(ns.scratch, 'record-was-run');
+  await writeFile(
+    ns.hostPath('/opt/docker-authz/installed.env'),
+    `${record}CREATED_DAEMON_JSON=a[$(touch ${marker})]\nX=\`touch ${marker}\`\n$(touch ${marker})\n`,
+  );
   const un = await ns.exec('bash', [UNINSTALL], { env: nsEnv(ns) });
+  t.notOk(existsSync(marker), 'the uninstaller did not execute anything in the install record');
   t.equal(un.code, 0, 'uninstall succeeds', { output: show(un) });
   t.match(un.stdout, /no longer consults the plugin/, 'it checked that dockerd stopped consulting the plugin before stopping it');
   t.same(JSON.parse(await readFile(daemonJson, 'utf8')), JSON.parse(originalConfig), 'daemon.json is back to the original');
@@ -195,7 +233,7 @@ t.test('install, hello gate, idempotent reinstall, policy edit, uninstall, purge
   t.notOk(existsSync(ns.hostPath('/usr/local/bin/docker-authz')), 'no docker-authz command');
   t.equal(await readFile(policyFile, 'utf8'), policyText, 'policy kept');
   t.ok(existsSync(ns.hostPath('/etc/docker-authz/authz.env')), 'authz.env kept');
-  t.ok(existsSync(ns.hostPath('/var/lib/docker-authz/hello.json')), 'hello state kept');
+  t.ok(existsSync(ns.hostPath(`/var/lib/docker-authz/${STATE_FILE}`)), 'hello state kept');
   const ps3 = await d.docker(['ps']);
   t.equal(ps3.code, 0, `docker ps works without the plugin (${ps3.stderr.trim()})`);
   const run = await d.docker(['run', '--rm', 'e2e/busybox', 'echo', 'still works']);
@@ -262,6 +300,16 @@ t.test('the installer stops without touching anything', async (t) => {
     t.match(r.stdout, /would create \/etc\/docker\/plugins\/authz\.spec/, 'the spec file');
     t.match(r.stdout, /would run: env PM2_HOME=\S+ pm2 start \/opt\/docker-authz\/current\/ecosystem\.config\.js/, 'starting pm2');
     t.match(r.stdout, /\+\s+"authorization-plugins": \[\n\s+\+\s+"authz"/, 'the daemon.json change as a diff');
+    t.match(
+      r.stdout,
+      /would create \/opt\/docker-authz\/installed\.env \(mode 0644, \d+ bytes\):\n\s+SUPERVISOR=pm2\n/,
+      'the install record, with its content',
+    );
+    t.match(
+      r.stdout,
+      /would create \/opt\/docker-authz\/bin\/docker-authz \(mode 0755, \d+ bytes\):\n\s+#!\/bin\/sh\n/,
+      'the launcher, with its content',
+    );
     t.same(await everything(), before, 'nothing changed');
   });
 });

@@ -10,32 +10,19 @@
  *
  * pm2 hands each new connection to the next worker, so N calls on N fresh connections reach both.
  */
-import { spawn } from 'node:child_process';
 import { copyFile, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { makeTempDir, pollUntil, startDockerd, unixRequest, type ExecResult } from './helpers/dockerd.js';
+import { unixRequest } from '../helpers/http.js';
+import { REPO_ROOT } from '../helpers/paths.js';
+import { run as runCommand } from '../helpers/process.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { pollUntil } from '../helpers/wait.js';
+import { startDockerd } from './helpers/dockerd.js';
 import { BUSYBOX_IMAGE, importImages } from './helpers/images.js';
-import { pluginSocketPath, REPO_ROOT, uniquePluginName } from './helpers/plugin.js';
+import { pluginSocketPath, uniquePluginName } from './helpers/plugin.js';
 
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
-}
+const run = (cmd: string, args: string[], env: NodeJS.ProcessEnv) => runCommand(cmd, args, { env, cwd: REPO_ROOT, timeoutMs: 90_000 });
 
 const envelope = (user: string, method: string, uri: string, extra: Record<string, unknown> = {}) =>
   JSON.stringify({ User: user, RequestMethod: method, RequestUri: uri, RequestHeaders: { 'Content-Length': '0' }, ...extra });

@@ -1,5 +1,5 @@
 /**
- * `pm2 reload docker-authz` while docker API calls run in a loop: zero failed calls.
+ * `pm2 reload` (by process file and by name) while docker API calls run in a loop: zero failed calls.
  *
  * Real processes throughout: a private dockerd (harness), the plugin under pm2 in cluster mode
  * started from ecosystem.config.js with a private PM2_HOME, and client loops calling the daemon's
@@ -10,14 +10,18 @@
  * the plugin socket refuses connections dockerd retries for ~15 s rather than failing at once, so an
  * outage shows up as a slow call. (That bound is a liveness check, not a benchmark.)
  */
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
-import { makeTempDir, pollUntil, startDockerd, unixRequest, type ExecResult } from './helpers/dockerd.js';
+import { unixRequest } from '../helpers/http.js';
+import { PLUGIN_CLI, REPO_ROOT } from '../helpers/paths.js';
+import { isGone, run } from '../helpers/process.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { pollUntil } from '../helpers/wait.js';
+import { startDockerd } from './helpers/dockerd.js';
 import { importImages } from './helpers/images.js';
-import { pluginSocketPath, REPO_ROOT, uniquePluginName } from './helpers/plugin.js';
+import { pluginSocketPath, uniquePluginName } from './helpers/plugin.js';
 
 const SLOW_MS = 5_000;
 const RELOADS = 3;
@@ -29,34 +33,6 @@ interface Call {
   status?: number;
   body?: string;
   error?: string;
-}
-
-function exitedOrZombie(pid: number): boolean {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
-}
-
-function run(cmd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): Promise<ExecResult> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env, cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} timed out\n${stdout}\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, stdout, stderr });
-    });
-  });
 }
 
 t.test('pm2 reload under load: zero failed docker calls', async (t) => {
@@ -76,7 +52,7 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
   for (const [k, v] of Object.entries(process.env)) if (k !== 'NODE_OPTIONS' && !k.startsWith('AUTHZ_') && !k.startsWith('TAP')) env[k] = v;
   env.PM2_HOME = path.join(tmp, 'pm2');
   env.AUTHZ_ENV_FILE = envFile;
-  const pm2 = (...args: string[]) => run(path.join(REPO_ROOT, 'node_modules', '.bin', 'pm2'), args, env);
+  const pm2 = (...args: string[]) => run(path.join(REPO_ROOT, 'node_modules', '.bin', 'pm2'), args, { env, cwd: REPO_ROOT });
   const apps = async () => {
     const r = await pm2('jlist');
     return JSON.parse(r.stdout.slice(r.stdout.indexOf('['))) as {
@@ -105,6 +81,11 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
     timeoutMs: 15_000,
     what: 'the plugin to answer',
   });
+  // pm2 has no open-file setting: a worker gets the hard limit the pm2 daemon was started with, as
+  // node raises its soft limit to the hard one (docs/operations.md, File descriptors).
+  const nofile = (pid: number | 'self') => /^Max open files\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/limits`, 'utf8'))?.slice(1);
+  const hard = nofile('self')?.[1];
+  t.same(nofile(app!.pid), [hard, hard], `the worker may open as many files as the hard limit pm2 started with (${hard})`);
   await d.setAuthzPlugins([name]);
   const denied = await d.docker(['ps']);
   t.match(denied.stderr, /You must say hello first/, 'the plugin is consulted (docker ps refused before hello)');
@@ -140,9 +121,11 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
   let pid = app!.pid;
   for (let n = 1; n <= RELOADS; n++) {
     const from = Date.now();
-    const r = await pm2('reload', 'docker-authz');
+    // The first through the process file (what the installer runs after an upgrade), then by name.
+    const how = n === 1 ? ['ecosystem.config.js', '--update-env'] : ['docker-authz'];
+    const r = await pm2('reload', ...how);
     const to = Date.now();
-    t.equal(r.code, 0, `pm2 reload #${n}`, { output: r.stdout + r.stderr });
+    t.equal(r.code, 0, `pm2 reload ${how.join(' ')} (#${n})`, { output: r.stdout + r.stderr });
     const [now] = await apps();
     t.not(now?.pid, pid, `reload #${n} replaced the worker (pid ${pid} -> ${now?.pid})`);
     t.equal(now?.pm2_env.status, 'online');
@@ -170,9 +153,7 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
   for (const [i, w] of windows.entries()) {
     const during = calls.filter((c) => c.start >= w.from && c.end <= w.to).length;
     t.ok(during > 0, `reload #${i + 1}: ${during} calls completed while pm2 was swapping workers`);
-    const gone = await pollUntil(() => exitedOrZombie(w.before), { timeoutMs: 15_000, what: `old worker ${w.before} to exit` }).catch(
-      () => false,
-    );
+    const gone = await pollUntil(() => isGone(w.before), { timeoutMs: 15_000, what: `old worker ${w.before} to exit` }).catch(() => false);
     t.ok(gone, `reload #${i + 1}: the old worker ${w.before} has exited`);
   }
 
@@ -191,7 +172,7 @@ t.test('pm2 reload under load: zero failed docker calls', async (t) => {
   t.ok(decisions > 0, `decision lines are in the app's pm2 log ${outLog} (${decisions})`);
 
   // The new worker enforces the policy: forget the greeting and docker ps is refused again.
-  const reset = await run(process.execPath, [path.join(REPO_ROOT, 'dist', 'cli.js'), 'hello', 'reset', '--all'], env);
+  const reset = await run(process.execPath, [PLUGIN_CLI, 'hello', 'reset', '--all'], { env, cwd: REPO_ROOT });
   t.equal(reset.code, 0, 'docker-authz hello reset --all', { output: reset.stdout + reset.stderr });
   const after = await d.docker(['ps']);
   t.match(after.stderr, /You must say hello first/, 'after the reloads the gate is enforced by the new worker');

@@ -3,20 +3,20 @@
  * plugin as `User`. Each identity says hello for itself, unix-socket callers are one anonymous
  * identity, and a rule scoped to one user applies to that user only.
  */
-import { execFile } from 'node:child_process';
 import { rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
-import { makeTempDir, startDockerd } from './helpers/dockerd.js';
+import { PLUGIN_CLI } from '../helpers/paths.js';
+import { run, runOk } from '../helpers/process.js';
+import { spawnPlugin } from '../helpers/spawn-plugin.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { startDockerd } from './helpers/dockerd.js';
 import { BUSYBOX_IMAGE, importImages } from './helpers/images.js';
-import { pluginSocketPath, startPlugin, uniquePluginName } from './helpers/plugin.js';
-
-const run = promisify(execFile);
+import { pluginSocketPath, uniquePluginName } from './helpers/plugin.js';
 
 async function openssl(dir: string, ...args: string[]): Promise<void> {
-  await run('openssl', args, { cwd: dir });
+  await runOk('openssl', args, { cwd: dir });
 }
 
 // A CA, a server certificate for 127.0.0.1, and client certificates whose CN is the identity.
@@ -93,7 +93,7 @@ rules:
 `,
   );
   const name = uniquePluginName();
-  const plugin = await startPlugin({ socket: pluginSocketPath(name), stateDir: join(dir, 'state'), policyFile: policy });
+  const plugin = await spawnPlugin({ socket: pluginSocketPath(name), stateDir: join(dir, 'state'), policyFile: policy });
   t.teardown(() => plugin.stop());
 
   const port = await freePort();
@@ -120,16 +120,7 @@ rules:
       `--tlscert=${join(dir, `${user}.pem`)}`,
       `--tlskey=${join(dir, `${user}-key.pem`)}`,
     ];
-    try {
-      const { stdout, stderr } = await run('docker', [...tls, ...args], {
-        env: { ...process.env, DOCKER_CONFIG: join(dir, 'cli') },
-        timeout: 60_000,
-      });
-      return { code: 0, stdout, stderr };
-    } catch (e) {
-      const err = e as { code?: number; stdout?: string; stderr?: string };
-      return { code: err.code ?? 1, stdout: err.stdout ?? '', stderr: err.stderr ?? '' };
-    }
+    return run('docker', [...tls, ...args], { env: { ...process.env, DOCKER_CONFIG: join(dir, 'cli') }, timeoutMs: 60_000 });
   };
   const hello = 'You must say hello first: run "docker run hello-world"';
 
@@ -156,11 +147,11 @@ rules:
     'unscoped rules apply to everyone',
   );
 
-  const status = await run(process.execPath, [new URL('../../dist/cli.js', import.meta.url).pathname, 'hello', 'status'], {
+  const status = await runOk(process.execPath, [PLUGIN_CLI, 'hello', 'status'], {
     env: { ...process.env, AUTHZ_SOCKET: pluginSocketPath(name), AUTHZ_STATE_DIR: join(dir, 'state') },
   });
   t.match(status.stdout, /^alice\t.*\nbob\t/m, 'docker-authz hello status lists both');
-  await run(process.execPath, [new URL('../../dist/cli.js', import.meta.url).pathname, 'hello', 'reset', '--user', 'alice'], {
+  await runOk(process.execPath, [PLUGIN_CLI, 'hello', 'reset', '--user', 'alice'], {
     env: { ...process.env, AUTHZ_SOCKET: pluginSocketPath(name), AUTHZ_STATE_DIR: join(dir, 'state') },
   });
   t.match((await as('alice', 'ps')).stderr, hello, 'after hello reset --user alice, alice must say hello again');

@@ -1,43 +1,53 @@
-import { request, type Agent } from 'node:http';
+/**
+ * The tests' HTTP client for unix sockets (the plugin's and the daemon's). For bytes node:http
+ * would refuse or rewrite, see `raw` below and test/e2e/helpers/raw.ts.
+ */
+import { request, type Agent, type IncomingHttpHeaders } from 'node:http';
 import { connect } from 'node:net';
+
+export interface RequestOptions {
+  /** Sent as given. `Host` defaults to empty, as dockerd 20.10.24 sends it to plugins. */
+  headers?: Record<string, string>;
+  /** Content-Length is added unless given. */
+  body?: string | Buffer;
+  /** A keep-alive agent reuses connections the way the daemon does. Default: one connection per call. */
+  agent?: Agent;
+  /** Reject after this long. Default 30 s. */
+  timeoutMs?: number;
+}
 
 export interface HttpResult {
   readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly text: string;
+  readonly headers: IncomingHttpHeaders;
+  /** The body as UTF-8. */
+  readonly body: string;
+  /** The body parsed as JSON (throws if it is not). */
   json<T = unknown>(): T;
 }
 
-/** One HTTP call over a unix socket; pass a keep-alive agent to reuse connections like the daemon. */
-export function call(
-  socketPath: string,
-  method: string,
-  path: string,
-  body?: string,
-  opts: { agent?: Agent; headers?: Record<string, string> } = {},
-): Promise<HttpResult> {
+/** One HTTP call over a unix socket. Resolves with any status; rejects on connection errors and timeout. */
+export function unixRequest(socketPath: string, method: string, path: string, opts: RequestOptions = {}): Promise<HttpResult> {
   return new Promise((resolve, reject) => {
-    const req = request(
-      {
-        socketPath,
-        method,
-        path,
-        agent: opts.agent,
-        headers: { Host: '', ...(body !== undefined && { 'Content-Length': String(Buffer.byteLength(body)) }), ...opts.headers },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (d: string) => (text += d));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, text, json: <T>() => JSON.parse(text) as T }));
-      },
-    );
+    const headers: Record<string, string> = { Host: '', ...opts.headers };
+    if (opts.body !== undefined && !Object.keys(headers).some((k) => k.toLowerCase() === 'content-length')) {
+      headers['Content-Length'] = String(Buffer.byteLength(opts.body));
+    }
+    const req = request({ socketPath, method, path, headers, agent: opts.agent ?? false }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('error', reject);
+      res.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, json: <T>() => JSON.parse(body) as T });
+      });
+    });
+    req.setTimeout(opts.timeoutMs ?? 30_000, () => req.destroy(new Error(`${method} ${path} on ${socketPath} timed out`)));
     req.on('error', reject);
-    req.end(body);
+    req.end(opts.body);
   });
 }
 
-/** Sends exact bytes and returns everything the server answers until it goes quiet or closes. */
+/** Sends exact bytes and returns everything the server answers until `untilText` matches or it closes. */
 export function raw(socketPath: string, bytes: string | Buffer, untilText: RegExp): Promise<string> {
   return new Promise((resolve, reject) => {
     const s = connect(socketPath);

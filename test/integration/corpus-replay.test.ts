@@ -1,6 +1,6 @@
 import t from 'tap';
 import { Agent } from 'node:http';
-import { call } from '../helpers/http.js';
+import { unixRequest } from '../helpers/http.js';
 import { loadCorpus } from '../helpers/corpus.js';
 import { startInProcess, stopInProcess } from '../helpers/plugin-process.js';
 
@@ -12,7 +12,8 @@ t.test('the real corpus, replayed in order against the default policy', async (t
   const agent = new Agent({ keepAlive: true, maxSockets: 6 });
   t.teardown(() => agent.destroy());
   const post = (path: string, payload: unknown) =>
-    call(p.socket, 'POST', path, payload === null ? '' : `${JSON.stringify(payload)}\n`, {
+    unixRequest(p.socket, 'POST', path, {
+      body: payload === null ? '' : `${JSON.stringify(payload)}\n`,
       agent,
       headers: { Accept: 'application/vnd.docker.plugins.v1.2+json' },
     });

@@ -11,10 +11,13 @@ import { Agent } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { call } from '../helpers/http.js';
+import { unixRequest } from '../helpers/http.js';
 import { envelope } from '../helpers/corpus.js';
-import { makeTempDir, pollUntil } from '../e2e/helpers/dockerd.js';
-import { PLUGIN_CLI, startPlugin, type PluginProcess } from '../e2e/helpers/plugin.js';
+import { PLUGIN_CLI } from '../helpers/paths.js';
+import { run, type ExecResult } from '../helpers/process.js';
+import { spawnPlugin, type PluginProcess } from '../helpers/spawn-plugin.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { pollUntil } from '../helpers/wait.js';
 
 const NO_HOST_BINDS =
   'version: 1\nhello: {enabled: false}\nrules:\n  - id: host-paths\n    kind: host-mounts\n  - id: no-privileged\n    kind: privileged\n';
@@ -28,14 +31,14 @@ const greetingRes = (user: string) =>
 const psAs = (user: string) => JSON.stringify({ ...envelope('GET', '/v1.41/containers/json'), User: user });
 
 async function decide(socket: string, body: string, agent?: Agent): Promise<{ Allow: boolean; Msg?: string }> {
-  const r = await call(socket, 'POST', '/AuthZPlugin.AuthZReq', body, agent ? { agent } : {});
-  if (r.status !== 200) throw new Error(`AuthZReq answered ${r.status}: ${r.text}`);
+  const r = await unixRequest(socket, 'POST', '/AuthZPlugin.AuthZReq', { body, agent });
+  if (r.status !== 200) throw new Error(`AuthZReq answered ${r.status}: ${r.body}`);
   return r.json();
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- /health is untyped JSON here
 async function health(socket: string): Promise<Record<string, any>> {
-  return (await call(socket, 'GET', '/health')).json();
+  return (await unixRequest(socket, 'GET', '/health')).json();
 }
 
 async function workdir(t: Test) {
@@ -48,7 +51,7 @@ async function start(
   t: Test,
   opts: { socket: string; stateDir: string; policy?: string; command?: string[]; env?: Record<string, string> },
 ): Promise<PluginProcess> {
-  const p = await startPlugin({
+  const p = await spawnPlugin({
     socket: opts.socket,
     stateDir: opts.stateDir,
     ...(opts.policy && { policyFile: opts.policy }),
@@ -69,7 +72,7 @@ t.test('a log reader that never reads does not hold up a single decision; droppe
   });
   child.stdout.pause();
   t.teardown(() => child.kill('SIGKILL'));
-  await pollUntil(async () => (await call(socket, 'GET', '/').catch(() => undefined))?.status === 200, {
+  await pollUntil(async () => (await unixRequest(socket, 'GET', '/').catch(() => undefined))?.status === 200, {
     timeoutMs: 15_000,
     what: 'the plugin',
   });
@@ -213,12 +216,16 @@ t.test('a read-only state directory and a full disk: the plugin keeps serving an
   });
   t.match(await health(full.socket), { state: { ok: true } });
   // alice says hello while there is room; then the disk fills up.
-  await call(full.socket, 'POST', '/AuthZPlugin.AuthZRes', greetingRes('alice'));
+  await unixRequest(full.socket, 'POST', '/AuthZPlugin.AuthZRes', { body: greetingRes('alice') });
   t.match(await decide(full.socket, psAs('alice')), { Allow: true });
   const fill = spawn('nsenter', ['-t', String(p.pid), '-m', '--', 'sh', '-c', `cat /dev/zero > ${full.stateDir}/filler; true`]);
   await new Promise((r) => fill.once('exit', r));
   const mark = p.lines().length;
-  t.equal((await call(full.socket, 'POST', '/AuthZPlugin.AuthZRes', greetingRes('bob'))).status, 200, 'the daemon is answered');
+  t.equal(
+    (await unixRequest(full.socket, 'POST', '/AuthZPlugin.AuthZRes', { body: greetingRes('bob') })).status,
+    200,
+    'the daemon is answered',
+  );
   await p.waitForLine(
     (o: { level?: string; msg?: string; err?: string }) => o.level === 'error' && /could not record the greeting/.test(o.msg ?? ''),
     10_000,
@@ -242,7 +249,7 @@ t.test('limits: size whatever the URL, nesting, stalled and idle connections', a
   t.teardown(() => stopInProcess(p));
 
   const deep = `{"RequestMethod":"GET","RequestUri":"/_ping","X":${'['.repeat(500_000)}${']'.repeat(500_000)}}`;
-  const r = await call(socket, 'POST', '/AuthZPlugin.AuthZReq', deep);
+  const r = await unixRequest(socket, 'POST', '/AuthZPlugin.AuthZReq', { body: deep });
   t.match(r.json(), { Allow: false, Msg: /nests deeper than/ }, 'deep nesting is refused before parsing');
 
   const closedWithin = (send: string) =>
@@ -283,23 +290,16 @@ t.test('out of file descriptors: connections are refused and logged, and the plu
     (o: { level?: string; msg?: string }) => o.level === 'error' && /refused a connection|accepting a connection failed/.test(o.msg ?? ''),
   );
   for (const s of sockets) s.destroy();
-  await pollUntil(async () => (await call(socket, 'POST', '/AuthZPlugin.AuthZReq', PS).catch(() => undefined))?.status === 200, {
-    timeoutMs: 10_000,
-    what: 'the plugin to answer again',
-  });
+  await pollUntil(
+    async () => (await unixRequest(socket, 'POST', '/AuthZPlugin.AuthZReq', { body: PS }).catch(() => undefined))?.status === 200,
+    {
+      timeoutMs: 10_000,
+      what: 'the plugin to answer again',
+    },
+  );
   t.equal(p.exitStatus(), undefined, 'still running');
 });
 
-function spawnCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [PLUGIN_CLI, ...args], {
-      env: { PATH: process.env.PATH, AUTHZ_ENV_FILE: '', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
-  });
+function spawnCli(args: string[], env: Record<string, string>): Promise<ExecResult> {
+  return run(process.execPath, [PLUGIN_CLI, ...args], { env: { PATH: process.env.PATH, AUTHZ_ENV_FILE: '', ...env } });
 }

@@ -1,21 +1,10 @@
-import { request } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import t, { type Test } from 'tap';
-import { call } from '../helpers/http.js';
+import { unixRequest } from '../helpers/http.js';
 import { envelope } from '../helpers/corpus.js';
 import { startInProcess, stopInProcess } from '../helpers/plugin-process.js';
 
-function scrape(socketPath: string): Promise<{ status: number; type: string; text: string }> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath, path: '/metrics' }, (res) => {
-      let text = '';
-      res.setEncoding('utf8').on('data', (d: string) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), text }));
-    });
-    req.on('error', reject);
-    req.end();
-  });
-}
+const scrape = (socketPath: string) => unixRequest(socketPath, 'GET', '/metrics');
 
 // Unix socket paths must stay short (108 bytes): not under tap's fixtures directory.
 function shortDir(t: Test): string {
@@ -38,30 +27,31 @@ t.test('metrics on a unix socket: decisions by op, rule and outcome, latency, po
   const metricsSock = `${dir}/metrics.sock`;
   const p = await startInProcess({ AUTHZ_METRICS: `unix:${metricsSock}`, AUTHZ_POLICY: `${dir}/audit.yaml` }, { metricsFlushMs: 50 });
   t.teardown(() => stopInProcess(p));
-  const ask = (method: string, uri: string) => call(p.socket, 'POST', '/AuthZPlugin.AuthZReq', JSON.stringify(envelope(method, uri)));
+  const ask = (method: string, uri: string) =>
+    unixRequest(p.socket, 'POST', '/AuthZPlugin.AuthZReq', { body: JSON.stringify(envelope(method, uri)) });
   for (let i = 0; i < 3; i++) await ask('GET', '/v1.41/containers/json');
   await ask('GET', '/v1.41/images/json');
   await ask('GET', '/v1.41/version');
 
   const m = await scrape(metricsSock);
   t.equal(m.status, 200);
-  t.match(m.type, /text\/plain; version=0\.0\.4/);
+  t.match(String(m.headers['content-type']), /text\/plain; version=0\.0\.4/);
   t.equal(
-    value(m.text, 'docker_authz_decisions_total{op="container.list",rule="no-ps",decision="audit"}'),
+    value(m.body, 'docker_authz_decisions_total{op="container.list",rule="no-ps",decision="audit"}'),
     3,
     'audited decisions are counted as audit',
   );
-  t.equal(value(m.text, 'docker_authz_decisions_total{op="image.list",rule="no-images",decision="deny"}'), 1);
-  t.equal(value(m.text, 'docker_authz_decisions_total{op="system.version",rule="",decision="allow"}'), 1);
-  t.equal(value(m.text, 'docker_authz_decision_duration_seconds_count'), 5);
-  t.equal(value(m.text, 'docker_authz_decision_duration_seconds_bucket{le="+Inf"}'), 5);
-  t.match(m.text, /docker_authz_policy_info\{state="file",sha256="[0-9a-f]{64}",source="[^"]+audit\.yaml"\} 1/);
-  t.match(m.text, /docker_authz_state_up 1/);
-  t.match(m.text, /docker_authz_log_lines_dropped_total 0/);
-  t.match(m.text, /docker_authz_build_info\{version="\d+\.\d+\.\d+"\} 1/);
-  t.match(m.text, /^process_cpu_seconds_total /m, 'process metrics');
+  t.equal(value(m.body, 'docker_authz_decisions_total{op="image.list",rule="no-images",decision="deny"}'), 1);
+  t.equal(value(m.body, 'docker_authz_decisions_total{op="system.version",rule="",decision="allow"}'), 1);
+  t.equal(value(m.body, 'docker_authz_decision_duration_seconds_count'), 5);
+  t.equal(value(m.body, 'docker_authz_decision_duration_seconds_bucket{le="+Inf"}'), 5);
+  t.match(m.body, /docker_authz_policy_info\{state="file",sha256="[0-9a-f]{64}",source="[^"]+audit\.yaml"\} 1/);
+  t.match(m.body, /docker_authz_state_up 1/);
+  t.match(m.body, /docker_authz_log_lines_dropped_total 0/);
+  t.match(m.body, /docker_authz_build_info\{version="\d+\.\d+\.\d+"\} 1/);
+  t.match(m.body, /^process_cpu_seconds_total /m, 'process metrics');
 
-  const h = (await call(p.socket, 'GET', '/health')).json<{ decisions: Record<string, number>; metrics: string }>();
+  const h = (await unixRequest(p.socket, 'GET', '/health')).json<{ decisions: Record<string, number>; metrics: string }>();
   t.same(h.decisions, { allow: 1, deny: 1, audit: 3 }, '/health counts decisions too');
   t.equal(h.metrics, `unix:${metricsSock}`);
 });
@@ -76,12 +66,12 @@ t.test('counters are summed over workers through the state database', async (t) 
     await stopInProcess(b);
   });
   const ping = JSON.stringify(envelope('HEAD', '/_ping'));
-  for (let i = 0; i < 4; i++) await call(a.socket, 'POST', '/AuthZPlugin.AuthZReq', ping);
-  for (let i = 0; i < 6; i++) await call(b.socket, 'POST', '/AuthZPlugin.AuthZReq', ping);
+  for (let i = 0; i < 4; i++) await unixRequest(a.socket, 'POST', '/AuthZPlugin.AuthZReq', { body: ping });
+  for (let i = 0; i < 6; i++) await unixRequest(b.socket, 'POST', '/AuthZPlugin.AuthZReq', { body: ping });
   const series = 'docker_authz_decisions_total{op="system.ping",rule="",decision="allow"}';
   let seen: number | undefined;
   for (let tries = 0; tries < 200 && seen !== 10; tries++) {
-    seen = value((await scrape(`${dir}/m1.sock`)).text, series);
+    seen = value((await scrape(`${dir}/m1.sock`)).body, series);
     if (seen !== 10) await new Promise((r) => setTimeout(r, 25));
   }
   t.equal(seen, 10, 'a scrape of one worker reports both workers’ decisions');

@@ -11,8 +11,11 @@ import { spawnSync } from 'node:child_process';
 import { mkdir, rename, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t, { type Test } from 'tap';
-import { makeTempDir, pollUntil, unixRequest } from '../e2e/helpers/dockerd.js';
-import { PLUGIN_CLI, startPlugin, type PluginProcess } from '../e2e/helpers/plugin.js';
+import { unixRequest } from '../helpers/http.js';
+import { PLUGIN_CLI } from '../helpers/paths.js';
+import { spawnPlugin, type PluginProcess } from '../helpers/spawn-plugin.js';
+import { makeTempDir } from '../helpers/tmp.js';
+import { pollUntil } from '../helpers/wait.js';
 
 const header = (hello: boolean) => `version: 1\nhello:\n  enabled: ${hello}\n`;
 const OPEN = `${header(false)}rules: []\n`;
@@ -42,7 +45,7 @@ async function setup(t: Test, initial: string, state?: object) {
   const stateDir = path.join(dir, 'state');
   await mkdir(stateDir);
   if (state) await writeFile(path.join(stateDir, 'hello.json'), JSON.stringify(state));
-  const p = await startPlugin({ socket: path.join(dir, 'authz.sock'), stateDir, policyFile: policy });
+  const p = await spawnPlugin({ socket: path.join(dir, 'authz.sock'), stateDir, policyFile: policy });
   t.teardown(() => p.stop());
   // Replace by rename: the watcher must see it although the old inode is gone.
   const replace = async (text: string) => {

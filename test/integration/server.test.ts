@@ -4,7 +4,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent } from 'node:http';
-import { call, raw } from '../helpers/http.js';
+import { raw, unixRequest } from '../helpers/http.js';
 import { startInProcess, stopInProcess } from '../helpers/plugin-process.js';
 
 // The built CLI, as operators run it (npm test builds first).
@@ -28,12 +28,12 @@ t.test('a retry with an empty body, garbage or a non-object is denied, not allow
   const p = await startInProcess();
   t.teardown(() => stopInProcess(p));
   for (const body of ['', '   ', 'not json', '[]', 'null', '"x"', '{"RequestMethod":"GET"}']) {
-    const res = await call(p.socket, 'POST', '/AuthZPlugin.AuthZReq', body);
+    const res = await unixRequest(p.socket, 'POST', '/AuthZPlugin.AuthZReq', { body });
     t.equal(res.status, 200, JSON.stringify(body));
     t.equal(res.json<{ Allow: boolean }>().Allow, false, JSON.stringify(body));
     t.match(res.json<{ Msg: string }>().Msg, /\S/);
   }
-  const res = await call(p.socket, 'POST', '/AuthZPlugin.AuthZRes', '');
+  const res = await unixRequest(p.socket, 'POST', '/AuthZPlugin.AuthZRes', { body: '' });
   t.same(res.json(), { Allow: true }, 'AuthZRes cannot undo anything; it is always answered');
 });
 
@@ -42,27 +42,27 @@ t.test('a call far larger than any daemon sends fails closed without holding it 
   t.teardown(() => stopInProcess(p));
   const huge = JSON.stringify({ RequestMethod: 'GET', RequestUri: '/v1.41/info', Pad: 'x'.repeat(17 * 1024 * 1024) });
   for (const path of ['/AuthZPlugin.AuthZReq', '/AuthZPlugin.AuthZReq?x', '/health', '/nowhere']) {
-    const res = await call(p.socket, 'POST', path, huge);
+    const res = await unixRequest(p.socket, 'POST', path, { body: huge });
     t.equal(res.status, 413, `${path}: refused whatever the URL`);
     t.match(res.json(), { Err: /AUTHZ_REQUEST_TOO_LARGE.*exceeds/ });
   }
-  t.equal((await call(p.socket, 'POST', '/AuthZPlugin.AuthZReq', PING)).text, '{"Allow":true}', 'still serving');
+  t.equal((await unixRequest(p.socket, 'POST', '/AuthZPlugin.AuthZReq', { body: PING })).body, '{"Allow":true}', 'still serving');
 });
 
 t.test('banner, health and unknown endpoints', async (t) => {
   const p = await startInProcess();
   t.teardown(() => stopInProcess(p));
-  const banner = await call(p.socket, 'GET', '/');
+  const banner = await unixRequest(p.socket, 'GET', '/');
   t.equal(banner.status, 200);
-  t.match(banner.text, /^docker-authz \S+: Docker authorization plugin "authz" is running/);
-  t.match((await call(p.socket, 'GET', '/health')).json(), {
+  t.match(banner.body, /^docker-authz \S+: Docker authorization plugin "authz" is running/);
+  t.match((await unixRequest(p.socket, 'GET', '/health')).json(), {
     status: 'ok',
     plugin: 'authz',
     policy: { state: 'file', rules: Number },
     state: { ok: true },
     log: { dropped: 0 },
   });
-  const unknown = await call(p.socket, 'POST', '/VolumeDriver.Mount', '{}');
+  const unknown = await unixRequest(p.socket, 'POST', '/VolumeDriver.Mount', { body: '{}' });
   t.equal(unknown.status, 404);
   t.match(unknown.json(), { Err: /no such endpoint/ });
 });
@@ -72,8 +72,10 @@ t.test('concurrent keep-alive callers all get answers', async (t) => {
   t.teardown(() => stopInProcess(p));
   const agent = new Agent({ keepAlive: true, maxSockets: 6 });
   t.teardown(() => agent.destroy());
-  const results = await Promise.all(Array.from({ length: 200 }, () => call(p.socket, 'POST', '/AuthZPlugin.AuthZReq', PING, { agent })));
-  t.ok(results.every((r) => r.status === 200 && r.text === '{"Allow":true}'));
+  const results = await Promise.all(
+    Array.from({ length: 200 }, () => unixRequest(p.socket, 'POST', '/AuthZPlugin.AuthZReq', { body: PING, agent })),
+  );
+  t.ok(results.every((r) => r.status === 200 && r.body === '{"Allow":true}'));
 });
 
 t.test('a stale socket from a killed process is replaced; a live one is not stolen', async (t) => {
@@ -90,7 +92,7 @@ t.test('a stale socket from a killed process is replaced; a live one is not stol
   await new Promise((r) => holder.once('exit', r));
   t.ok(existsSync(socket), 'stale socket file exists');
   const p = await startInProcess({ AUTHZ_SOCKET: socket });
-  t.equal((await call(socket, 'GET', '/')).status, 200, 'serving on the old path');
+  t.equal((await unixRequest(socket, 'GET', '/')).status, 200, 'serving on the old path');
   await t.rejects(startInProcess({ AUTHZ_SOCKET: socket }), /already serving/);
   await p.plugin.stop();
   t.notOk(existsSync(socket), 'the socket is removed on shutdown');
@@ -135,7 +137,7 @@ t.test('the CLI: serve shuts down cleanly on SIGTERM; a bad config never starts;
   const env = { AUTHZ_SOCKET: socket, AUTHZ_STATE_DIR: join(dir, 'state') };
   const serve = runCli(['serve'], env);
   await serve.waitFor(/"msg":"listening"/);
-  t.equal((await call(socket, 'GET', '/')).status, 200);
+  t.equal((await unixRequest(socket, 'GET', '/')).status, 200);
   serve.kill('SIGTERM');
   const done = await serve.exited;
   t.equal(done.code, 0);

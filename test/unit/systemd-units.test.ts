@@ -12,12 +12,12 @@
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import t, { type Test } from 'tap';
 import { loadConfig } from '../../src/config/config.js';
+import { unixRequest } from '../helpers/http.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const UNITS = join(ROOT, 'systemd');
@@ -122,6 +122,7 @@ t.test('the units agree with the plugin and the installer', async (t) => {
   t.notOk(service.has('MemoryDenyWriteExecute'), 'no MemoryDenyWriteExecute (V8 needs W+X pages)');
   t.same(service.get('RestrictAddressFamilies'), ['AF_UNIX'], 'unix sockets only');
   t.same(service.get('StateDirectory'), ['docker-authz'], 'state dir /var/lib/docker-authz is writable');
+  t.same(service.get('LimitNOFILE'), ['65536'], 'an explicit open-file limit (soft and hard), not the distribution default');
 
   const lib = readFileSync(join(ROOT, 'scripts', 'authz-lib.sh'), 'utf8');
   t.match(lib, /^readonly APP_DIR=\/opt\/docker-authz$/m, 'the installer installs under /opt/docker-authz');
@@ -132,6 +133,21 @@ t.test('the units agree with the plugin and the installer', async (t) => {
   );
   t.match(lib, /^readonly STATE_DIR=\/var\/lib\/docker-authz$/m, 'and uses the same state dir');
 });
+
+// The unit's LimitNOFILE sets soft and hard limit alike; under pm2 only the hard limit the pm2 daemon
+// was started with is given. Either way the plugin gets the hard limit, because node raises its soft
+// RLIMIT_NOFILE to the hard one at start (docs/operations.md relies on this).
+t.test(
+  'the plugin runs with its soft open-file limit raised to the hard limit',
+  { skip: !existsSync('/usr/bin/prlimit') && 'prlimit not installed' },
+  async (t) => {
+    const script = "process.stdout.write(require('fs').readFileSync('/proc/self/limits', 'utf8'))";
+    const r = spawnSync('prlimit', ['--nofile=256:2048', process.execPath, '-e', script], { encoding: 'utf8' });
+    t.equal(r.status, 0, 'prlimit ran node', { stderr: r.stderr });
+    const limits = /^Max open files\s+(\d+)\s+(\d+)/m.exec(r.stdout);
+    t.same(limits?.slice(1), ['2048', '2048'], 'started with 256 (soft) and 2048 (hard), node runs with 2048 for both');
+  },
+);
 
 // What docker-authz.socket does at boot: systemd holds the socket; the first connection starts the
 // service with the listening socket as fd 3 (LISTEN_FDS=1, LISTEN_PID=its pid).
@@ -181,18 +197,9 @@ t.test(
     t.notMatch(out, /"msg":"listening"/, 'the plugin has not started yet');
 
     // The first connection waits in the backlog while the plugin starts, then is answered.
-    const body = await new Promise<{ status: number; text: string }>((resolve, reject) => {
-      const req = http.request({ socketPath: sock, path: '/health', headers: { host: 'x' } }, (res) => {
-        let text = '';
-        res.on('data', (c: Buffer) => (text += c.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, text }));
-      });
-      req.setTimeout(20_000, () => req.destroy(new Error(`no answer: ${out}`)));
-      req.on('error', reject);
-      req.end();
-    });
+    const body = await unixRequest(sock, 'GET', '/health', { timeoutMs: 20_000 });
     t.equal(body.status, 200, 'the first call is answered');
-    t.match(JSON.parse(body.text), { status: 'ok', plugin: 'authz' });
+    t.match(body.json(), { status: 'ok', plugin: 'authz' });
     const logged = Date.now() + 10_000;
     while (!/"msg":"listening"/.test(out) && Date.now() < logged) await new Promise((r) => setTimeout(r, 20));
     t.match(out, /"via":"systemd"/, 'the plugin used the socket it was handed (fd 3), not one of its own');

@@ -19,10 +19,13 @@
  * harness and the docker CLI work from the host side as usual.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { chmod, mkdir, readFile, rm, rmdir, writeFile } from 'node:fs/promises';
+import { chmod, lstat, mkdir, readdir, readFile, readlink, rm, rmdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { makeTempDir, pollUntil, signal, type ExecResult } from './dockerd.js';
+import { run, signal, type ExecResult, type RunOptions } from '../../helpers/process.js';
+import { makeTempDir } from '../../helpers/tmp.js';
+import { pollUntil } from '../../helpers/wait.js';
 
 export const BINDS: ReadonlyArray<readonly [target: string, sub: string]> = [
   ['/etc/docker', 'etc-docker'],
@@ -32,14 +35,6 @@ export const BINDS: ReadonlyArray<readonly [target: string, sub: string]> = [
   ['/var/lib/docker-authz', 'state'],
   ['/usr/local/bin', 'bin'],
 ];
-
-export interface NsExecOptions {
-  env?: NodeJS.ProcessEnv;
-  input?: string;
-  /** Kill the command and reject after this long. Default 180 s. */
-  timeoutMs?: number;
-  cwd?: string;
-}
 
 export interface AuthzNamespace {
   /** The scratch root on the host (also holds pm2's home: `<scratch>/pm2`). */
@@ -52,35 +47,10 @@ export interface AuthzNamespace {
   readonly pm2Home: string;
   /** Host path of `p` as seen inside the namespace (only for paths under a bind). */
   hostPath(p: string): string;
-  /** Run a command inside the namespace; resolves with any exit code. */
-  exec(cmd: string, args: string[], opts?: NsExecOptions): Promise<ExecResult>;
+  /** Run a command inside the namespace; resolves with any exit code. Default timeout 180 s. */
+  exec(cmd: string, args: string[], opts?: RunOptions): Promise<ExecResult>;
   /** Kill the holder, remove mount points we created on the host, remove scratch. Idempotent. */
   stop(): Promise<void>;
-}
-
-function run(cmd: string, args: string[], opts: NsExecOptions = {}): Promise<ExecResult> {
-  const timeoutMs = opts.timeoutMs ?? 180_000;
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, { env: opts.env ?? process.env, cwd: opts.cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.stdin.on('error', () => undefined);
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`${cmd} ${args.join(' ')} timed out after ${timeoutMs} ms\n--- stdout\n${stdout}\n--- stderr\n${stderr}`));
-    }, timeoutMs);
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-    child.on('close', (code, sig) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? (sig ? 128 : -1), stdout, stderr });
-    });
-    child.stdin.end(opts.input);
-  });
 }
 
 export async function startAuthzNamespace(): Promise<AuthzNamespace> {
@@ -153,15 +123,13 @@ export async function startAuthzNamespace(): Promise<AuthzNamespace> {
     shimDir,
     pm2Home,
     hostPath,
-    exec: (cmd, args, opts = {}) => run('nsenter', ['-t', String(pid), '-m', '--', cmd, ...args], opts),
+    exec: (cmd, args, opts = {}) => run('nsenter', ['-t', String(pid), '-m', '--', cmd, ...args], { timeoutMs: 180_000, ...opts }),
     stop,
   };
 }
 
 /** Snapshot of a directory tree: relative path -> type, mode and content (or link target). */
 export async function snapshotTree(root: string, skip: (rel: string) => boolean = () => false): Promise<Record<string, string>> {
-  const { lstat, readdir, readlink } = await import('node:fs/promises');
-  const { createHash } = await import('node:crypto');
   const out: Record<string, string> = {};
   const walk = async (dir: string): Promise<void> => {
     let names: string[];

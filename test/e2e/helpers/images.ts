@@ -4,9 +4,9 @@
  * Import them while the daemon has no authorization plugin enabled, then
  * enable the plugin with `d.setAuthzPlugins([...])`.
  */
-import { spawn } from 'node:child_process';
 import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { runOk } from '../../helpers/process.js';
 import type { Dockerd } from './dockerd.js';
 
 export const BUSYBOX_IMAGE = 'e2e/busybox:latest';
@@ -38,21 +38,8 @@ export async function buildRootfs(dir: string, busybox = '/bin/busybox'): Promis
 }
 
 /** `tar -c` of a directory, owned by root, as a Buffer. */
-export function tarDir(dir: string): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', dir, '-c', '.'], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    let err = '';
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => (err += c.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code === 0) resolve(Buffer.concat(out));
-      else reject(new Error(`tar -C ${dir} failed (${code}): ${err}`));
-    });
-  });
+export async function tarDir(dir: string): Promise<Buffer> {
+  return (await runOk('tar', ['--numeric-owner', '--owner=0', '--group=0', '-C', dir, '-c', '.'])).stdoutBytes;
 }
 
 /** `docker import` a rootfs tarball as `name` with the given CMD; throws on failure. */

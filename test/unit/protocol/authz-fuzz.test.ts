@@ -82,12 +82,25 @@ function respellUri(uri: string, rnd: Rnd): string {
   return query === undefined ? target : `${target}?${query}`;
 }
 
+// What a property check needs of a test (the root and subtests alike).
+type Asserts = Pick<typeof t, 'equal'>;
+
+// fc.check, not fc.assert and a pass: the outcome is an assertion that can fail, with the counterexample.
+function holds<Ts>(t: Asserts, what: string, property: fc.IProperty<Ts>, numRuns: number): void {
+  const r = fc.check(property, { numRuns });
+  t.equal(r.failed, false, `${what} (${r.numRuns} of ${numRuns} runs)`, { counterexample: r.counterexample, error: r.errorInstance });
+}
+
 t.test('random input never throws and always gets a verdict', async (t) => {
-  fc.assert(
+  holds(
+    t,
+    'any string',
     fc.property(fc.string({ maxLength: 300 }), (s) => void verdict(s)),
-    { numRuns: 2000 },
+    2000,
   );
-  fc.assert(
+  holds(
+    t,
+    'any envelope-shaped object',
     fc.property(
       fc.record(
         {
@@ -101,32 +114,36 @@ t.test('random input never throws and always gets a verdict', async (t) => {
       ),
       (env) => void verdict(JSON.stringify(env)),
     ),
-    { numRuns: 2000 },
+    2000,
   );
-  fc.assert(
+  holds(
+    t,
+    'any JSON value',
     fc.property(fc.anything(), (v) => void verdict(JSON.stringify(v) ?? '')),
-    { numRuns: 1000 },
+    1000,
   );
-  t.pass('no exception escaped');
 });
 
 t.test('dangerous creates stay denied however they are spelled', async (t) => {
-  fc.assert(
+  holds(
+    t,
+    'respelled dangerous creates are denied',
     fc.property(fc.constantFrom(...dangerous), fc.integer(), (env, seed) => {
       const rnd = seeded(seed);
       const spelled = { ...withBody(env, `${respell(decode(env), rnd)}\n`), RequestUri: respellUri(String(env.RequestUri), rnd) };
       const v = verdict(JSON.stringify(spelled));
       if (v.Allow) throw new Error(`allowed: ${JSON.stringify(spelled)}`);
     }),
-    { numRuns: 600 },
+    600,
   );
-  t.pass('600 respellings denied');
 });
 
 t.test('byte-level mutations of dangerous bodies are never allowed while they still say privileged', async (t) => {
   const privileged = corpusRequests('21-', 'containers/create')[0]!;
   const text = Buffer.from(String(privileged.RequestBody), 'base64').toString('utf8');
-  fc.assert(
+  holds(
+    t,
+    'no mutated privileged body is allowed',
     fc.property(fc.nat(text.length - 1), fc.nat(text.length), fc.string({ maxLength: 8 }), (at, len, insert) => {
       const mutated = text.slice(0, at) + insert + text.slice(Math.min(text.length, at + (len % 12)));
       const v = verdict(JSON.stringify(withBody(privileged, mutated)));
@@ -143,7 +160,6 @@ t.test('byte-level mutations of dangerous bodies are never allowed while they st
       }
       if (stillPrivileged && v.Allow) throw new Error(`allowed: ${JSON.stringify(mutated)}`);
     }),
-    { numRuns: 3000 },
+    3000,
   );
-  t.pass('no mutated privileged body allowed');
 });
