@@ -39,7 +39,11 @@ interface ContainerInspect {
 
 /** A container's settings as the create body that would make it (what the rules judge). */
 function createBodyOf(c: ContainerInspect): string {
-  return JSON.stringify({ ...c.Config, HostConfig: c.HostConfig ?? {}, NetworkingConfig: { EndpointsConfig: c.NetworkSettings?.Networks ?? {} } });
+  return JSON.stringify({
+    ...c.Config,
+    HostConfig: c.HostConfig ?? {},
+    NetworkingConfig: { EndpointsConfig: c.NetworkSettings?.Networks ?? {} },
+  });
 }
 
 /**
