@@ -16,7 +16,9 @@ export function localVolumeHostAccess(
   if (!options || options.size === 0) return undefined;
   const d = (driver ?? '').trim().toLowerCase();
   if (d !== '' && d !== 'local') return undefined;
-  const o = (options.get('o') ?? '').split(',').map((s) => s.trim().toLowerCase());
+  // moby/sys/mount reads the flags exactly: only "bind" and "rbind" make a bind; "BIND" or " bind"
+  // is passed to the filesystem as data, and the `type` decides what is mounted.
+  const o = (options.get('o') ?? '').split(',');
   if (o.includes('bind') || o.includes('rbind')) return { kind: 'bind', path: options.get('device') ?? '' };
   const type = (options.get('type') ?? '').trim().toLowerCase();
   if (type === '' && options.get('device') === undefined) return undefined; // options the driver rejects anyway
@@ -47,7 +49,11 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
   ): Violation | undefined => {
     const access = localVolumeHostAccess(driver, options);
     if (!access) return undefined;
-    if (access.kind === 'bind') return permitted(access.path) ? undefined : outside(`${field}.device`, access.path);
+    if (access.kind === 'bind') {
+      // A relative device is resolved against the daemon's working directory, which the plugin does not know.
+      if (!access.path.startsWith('/')) return { field: `${field}.device`, reason: `${quote(access.path)} is a relative host path` };
+      return permitted(access.path) ? undefined : outside(`${field}.device`, access.path);
+    }
     return { field: `${field}.type`, reason: `${quote(access.type)} makes the local volume driver mount a host filesystem` };
   };
 
