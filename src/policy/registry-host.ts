@@ -56,7 +56,7 @@ export function matchesPattern(p: RegistryPattern, h: RegistryHost, loose = fals
     const ip = loose ? h.anyIp : h.ip;
     return ip !== undefined && ipIn(p.block, ip);
   }
-  return h.name === p.name || (p.wildcard && h.name.endsWith(`.${p.name}`));
+  return p.wildcard ? h.name.endsWith(`.${p.name}`) : h.name === p.name;
 }
 
 // Names that resolve to the host without DNS: the resolver's own rules for "localhost" and the
