@@ -128,6 +128,8 @@ async function main(argv: string[]): Promise<number> {
       return reload(config);
     case 'hello':
       return hello(config, args);
+    case 'scan':
+      return (await import('./cli/scan.js')).scanCommand(config, args);
     default:
       console.error(`unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
       return 2;

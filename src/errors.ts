@@ -11,6 +11,7 @@ export const codes = {
   BODY_INVALID: 'AUTHZ_BODY_INVALID',
   BODY_AMBIGUOUS: 'AUTHZ_BODY_AMBIGUOUS',
   INTERNAL: 'AUTHZ_INTERNAL',
+  DAEMON_REQUEST: 'AUTHZ_DAEMON_REQUEST',
 } as const;
 
 export type ErrorCode = (typeof codes)[keyof typeof codes];

@@ -36,6 +36,7 @@ const CHECKS: { readonly [K in RuleKind]: CheckFactory<K> } = {
 
 export interface CompiledRule {
   readonly id: string;
+  readonly kind: RuleKind;
   readonly effect: 'allow' | 'deny';
   readonly appliesTo: (identity: string) => boolean;
   readonly check: Check;
@@ -71,6 +72,7 @@ function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, group
   const factory = CHECKS[rule.kind] as CheckFactory<K>;
   return {
     id: rule.id,
+    kind: rule.kind,
     effect: 'effect' in rule ? rule.effect : 'deny',
     appliesTo: scopeMatcher(rule, groups),
     check: factory(rule),

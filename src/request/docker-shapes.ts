@@ -79,7 +79,7 @@ export const hostConfigShape: StructShape = { pointer: true, struct: hostConfigF
 // runconfig.ContainerConfigWrapper: Config and (for old clients) HostConfig are embedded, so
 // HostConfig fields are also read from the top level of the body.
 // network.EndpointSettings: what a container asks of one network it joins.
-const endpointShape: StructShape = {
+export const endpointShape: StructShape = {
   pointer: true,
   struct: {
     IPAMConfig: { pointer: true, struct: { IPv4Address: 'string', IPv6Address: 'string', LinkLocalIPs: strings } },
