@@ -55,22 +55,29 @@ export function daemonClient(opts: DaemonClientOptions): DaemonClient {
 
   function send(method: string, path: string): Promise<DaemonResponse> {
     return new Promise((resolve, reject) => {
+      let settled = false;
+      const settle = (err: Error | undefined, res?: DaemonResponse) => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(timer);
+        if (err) {
+          req.destroy();
+          reject(err);
+        } else resolve(res!);
+      };
       const req = request({ socketPath: opts.socketPath, method, path, agent, headers: { Host: 'docker', ...opts.headers } }, (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
         res.on('data', (c: Buffer) => {
           size += c.length;
-          if (size > maxBytes) req.destroy(fail(method, path, `answer larger than ${maxBytes} bytes`));
+          if (size > maxBytes) settle(fail(method, path, `answer larger than ${maxBytes} bytes`));
           else chunks.push(c);
         });
-        res.on('error', (err) => reject(fail(method, path, err.message, err)));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
+        res.on('error', (err) => settle(fail(method, path, err.message, err)));
+        res.on('end', () => settle(undefined, { status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString('utf8') }));
       });
-      const timer = setTimeout(() => req.destroy(fail(method, path, `no answer within ${timeoutMs} ms`)), timeoutMs);
-      req.on('close', () => clearTimeout(timer));
-      req.on('error', (err) =>
-        reject(err instanceof Error && 'code' in err && err.code === codes.DAEMON_REQUEST ? err : fail(method, path, err.message, err)),
-      );
+      const timer = setTimeout(() => settle(fail(method, path, `no answer within ${timeoutMs} ms`)), timeoutMs);
+      req.on('error', (err) => settle(fail(method, path, err.message, err)));
       req.end();
     });
   }
