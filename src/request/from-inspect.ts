@@ -71,6 +71,10 @@ function requestOf(op: string, path: string, identity: Identity, subject: Docker
 /** The HostConfig a create would have sent: what the daemon stored, minus what it filled in. */
 function requestedHostConfig(stored: HostConfigFields, defaults: DaemonDefaults): HostConfigFields {
   const hc: Record<string, unknown> = { ...stored };
+  // A create that sets no SecurityOpt for a privileged, host-pid or host-ipc container gets
+  // label=disable from the daemon (generateSecurityOpt).
+  const generatedLabel = stored.Privileged === true || stored.PidMode === 'host' || stored.IpcMode === 'host';
+  if (generatedLabel && stored.SecurityOpt?.length === 1 && stored.SecurityOpt[0] === 'label=disable') delete hc.SecurityOpt;
   if (keepsAll(stored.MaskedPaths, DEFAULT_MASKED)) delete hc.MaskedPaths;
   if (keepsAll(stored.ReadonlyPaths, DEFAULT_READONLY)) delete hc.ReadonlyPaths;
   if (defaults.logDriver !== undefined && stored.LogConfig?.Type === defaults.logDriver) delete hc.LogConfig;

@@ -129,6 +129,20 @@ t.test('what the daemon stored beyond its defaults is judged like a create', asy
   ];
   for (const [hc, finding] of cases) t.match(judged(containerAsCreate(inspect(hc), { defaults })), [finding], JSON.stringify(hc));
   t.same(
+    judged(
+      containerAsCreate(inspect({ Privileged: true, SecurityOpt: ['label=disable'], MaskedPaths: null, ReadonlyPaths: null }), {
+        defaults,
+      }),
+    ),
+    ['no-privileged: HostConfig.Privileged true gives the container full access to the host'],
+    'the label=disable the daemon adds to a privileged container is not counted as a request',
+  );
+  t.same(
+    judged(containerAsCreate(inspect({ SecurityOpt: ['label=disable'] }), { defaults })),
+    ['security-options: HostConfig.SecurityOpt[0] "label=disable" disables SELinux labelling'],
+    'on an ordinary container it was asked for',
+  );
+  t.same(
     judged(containerAsCreate(inspect({ MaskedPaths: [...PLAIN_HOST_CONFIG.MaskedPaths, '/sys/devices/virtual/powercap'] }), { defaults })),
     [],
     'a newer, longer default list',
