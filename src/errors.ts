@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   AUTHZ_PKI_FAILED: "The local PKI (the users' CA and certificates) could not be read or written.",
   AUTHZ_USER_INVALID: 'A user name is not valid, or the Unix account does not exist.',
   AUTHZ_POLICY_EDIT: 'A policy file edit (docker-authz users --group) could not be made or would make the policy invalid.',
+  AUTHZ_DAEMON_REQUEST: 'A request the plugin made to the daemon (listing or inspecting objects) failed.',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

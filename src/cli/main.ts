@@ -34,6 +34,11 @@ export const COMMANDS: readonly { readonly name: string; readonly summary: strin
   },
   { name: 'users list', summary: 'Users, sockets, expiry, groups.', load: async () => (await import('./users.js')).usersListCommand },
   { name: 'users renew', summary: 'Renew certificates due for renewal.', load: async () => (await import('./users.js')).usersRenewCommand },
+  {
+    name: 'scan',
+    summary: 'Existing containers, volumes and networks the policy would refuse.',
+    load: async () => (await import('./scan.js')).scanCommand,
+  },
   { name: 'gateway', summary: 'Run the user gateway in the foreground.', load: async () => (await import('./gateway.js')).gatewayCommand },
 ];
 

@@ -8,7 +8,10 @@ import { hostNamespaces } from './checks/host-namespaces.js';
 import { operations } from './checks/operations.js';
 import { privileged } from './checks/privileged.js';
 import { securityOptions } from './checks/security-options.js';
+import { hostResources } from './checks/host-resources.js';
 import { hostSettings } from './checks/host-settings.js';
+import { networks } from './checks/networks.js';
+import { registries } from './checks/registries.js';
 import { sharedContainers } from './checks/shared-containers.js';
 import { helloMessage } from './gate.js';
 import { canonicalImage } from './image-ref.js';
@@ -26,6 +29,9 @@ const CHECKS: { readonly [K in RuleKind]: CheckFactory<K> } = {
   'security-options': securityOptions,
   'host-settings': hostSettings,
   'shared-containers': sharedContainers,
+  networks,
+  registries,
+  'host-resources': hostResources,
 };
 
 export interface CompiledRule {

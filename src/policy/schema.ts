@@ -1,11 +1,21 @@
 import { z } from 'zod';
 import { KNOWN_OPERATIONS } from '../request/routes.js';
 import { operationMatcher } from './checks/operations.js';
+import { parseCidr } from './ip.js';
+import { parseRegistryPattern } from './registry-host.js';
 
 // The single source of truth for the policy format: types are inferred from it, the JSON Schema
 // for editors is generated from it, and strict objects turn a mistyped key into an error.
 
 const name = z.string().min(1);
+
+/** Bridge options that change nothing outside the network's own containers. */
+export const SAFE_NETWORK_OPTIONS = [
+  'com.docker.network.driver.mtu',
+  'com.docker.network.bridge.enable_icc',
+  'com.docker.network.bridge.enable_ip_masquerade',
+  'com.docker.network.container_iface_prefix',
+] as const;
 const ruleId = z
   .string()
   .regex(/^[a-z0-9][a-z0-9._-]*$/i, 'rule ids are letters, digits, ".", "_" and "-"')
@@ -26,6 +36,33 @@ const scope = {
 };
 
 export const NAMESPACES = ['pid', 'ipc', 'network', 'uts', 'userns', 'cgroup'] as const;
+
+/** The limits `--ulimit NAME=…` can set (RLIMIT_<NAME>). */
+export const ULIMITS = [
+  'core',
+  'cpu',
+  'data',
+  'fsize',
+  'locks',
+  'memlock',
+  'msgqueue',
+  'nice',
+  'nofile',
+  'nproc',
+  'rss',
+  'rtprio',
+  'rttime',
+  'sigpending',
+  'stack',
+] as const;
+
+const cidr = z.string().refine((s) => parseCidr(s) !== undefined, 'must be an address block such as "10.10.0.0/16" or "fd00:10::/48"');
+const registry = z
+  .string()
+  .refine(
+    (s) => parseRegistryPattern(s) !== undefined,
+    'must be a registry name ("registry.example.com", "*.example.com", with an optional ":port"), an IP address or an address block',
+  );
 
 export const ruleSchema = z.discriminatedUnion('kind', [
   z.strictObject({
@@ -68,7 +105,9 @@ export const ruleSchema = z.discriminatedUnion('kind', [
     allowRemoteFetch: z
       .boolean()
       .default(false)
-      .describe("Allow the daemon to fetch URLs on a caller's behalf: image import from a URL, builds from a remote context."),
+      .describe(
+        "Allow the daemon to fetch URLs named in the request itself: `docker import URL` (fromSrc) and remote build contexts (`docker build URL`, the build's remote=). It does not cover URLs inside a Dockerfile (ADD http://..., RUN curl ...) or the registry of FROM: the build context is an archive the daemon never shows to plugins (see docs/routes.md).",
+      ),
   }),
   z
     .strictObject({
@@ -76,6 +115,77 @@ export const ruleSchema = z.discriminatedUnion('kind', [
       kind: z.literal('shared-containers'),
     })
     .describe('Deny joining another container: --volumes-from and container:<id> pid/ipc/network modes.'),
+  z
+    .strictObject({
+      ...scope,
+      kind: z.literal('networks'),
+      allowedDrivers: z
+        .array(name)
+        .default(['bridge'])
+        .describe('Network drivers that may be used; macvlan, ipvlan and third-party drivers reach the host or load plugins.'),
+      allowedOptions: z
+        .array(name)
+        .default([...SAFE_NETWORK_OPTIONS])
+        .describe('Driver options (--opt, and --driver-opt on connect) that may be set; names are exact.'),
+      allowedPools: z
+        .array(cidr)
+        .default([])
+        .describe(
+          'Address blocks callers may choose subnets, ranges, gateways and container addresses from; empty: the daemon chooses them.',
+        ),
+      allowedIpamDrivers: z.array(name).default(['default']).describe('IPAM drivers that may be used (--ipam-driver).'),
+      allowConfigFrom: z
+        .boolean()
+        .default(false)
+        .describe('Allow --config-from, which takes options and addresses from a config-only network the plugin cannot see.'),
+    })
+    .describe('Judge network create and connect: drivers, driver options, and the addresses callers choose.'),
+  z
+    .strictObject({
+      ...scope,
+      kind: z.literal('registries'),
+      allowed: z
+        .array(registry)
+        .default([])
+        .describe(
+          'If not empty, the only registries pulls, pushes, searches, plugin installs and logins may use. Listing a registry on this host allows it.',
+        ),
+      denied: z.array(registry).default([]).describe('Registries that are always refused: names, IP addresses, address blocks.'),
+      allowUnseenLogins: z
+        .boolean()
+        .default(false)
+        .describe('Allow `docker login` when the daemon does not show the plugin the login body (newer daemons withhold it).'),
+    })
+    .describe('Refuse registries on this host (loopback in every spelling) and registries outside the lists.'),
+  z
+    .strictObject({
+      ...scope,
+      kind: z.literal('host-resources'),
+      minOomScoreAdj: z
+        .number()
+        .int()
+        .min(-1000)
+        .max(1000)
+        .default(0)
+        .describe("Lowest --oom-score-adj allowed; below 0 the host's own processes are killed first."),
+      allowOomKillDisable: z.boolean().default(false).describe('Allow --oom-kill-disable.'),
+      maxPidsLimit: z
+        .number()
+        .int()
+        .positive()
+        .optional()
+        .describe('Highest --pids-limit allowed (and no removing the limit on update); unset: no maximum.'),
+      maxUlimits: z
+        .partialRecord(z.enum(ULIMITS), z.number().int().min(0))
+        .default({ rtprio: 0, nice: 0 })
+        .describe('Highest --ulimit values (soft and hard; -1 is unlimited) per limit; limits not listed are not capped.'),
+      allowRealtime: z.boolean().default(false).describe('Allow --cpu-rt-runtime and --cpu-rt-period.'),
+      allowBlkioDevices: z
+        .boolean()
+        .default(false)
+        .describe('Allow --device-read-bps and the other per-device block I/O settings, whose paths the daemon looks up on the host.'),
+    })
+    .describe('Refuse settings that take host resources from everyone else.'),
 ]);
 
 export const policySchema = z

@@ -1,10 +1,33 @@
 import { codes, codedError, isCodedError, type ErrorCode } from '../errors.js';
 import { header, untrustedBody, viewBody, type BodyView, type Headers } from './body.js';
-import { containerCreateShape, containerUpdateShape, execCreateShape, hostConfigShape, volumeCreateShape } from './docker-shapes.js';
-import { decodeStruct } from './go-decode.js';
+import {
+  authConfigShape,
+  containerCreateShape,
+  containerUpdateShape,
+  execCreateShape,
+  hostConfigShape,
+  networkConnectShape,
+  networkCreateShape,
+  networkDisconnectShape,
+  ulimitsShape,
+  volumeCreateShape,
+} from './docker-shapes.js';
+import { decodeStruct, decodeValue } from './go-decode.js';
+import { parseJson } from './json-parse.js';
+import { loginRegistry } from './registry-address.js';
 import { matchRoute } from './routes.js';
 import { serviceView } from './service-spec.js';
-import type { AuthzEnvelope, DockerRequest, HostConfigFields, Identity, Subject } from './types.js';
+import type {
+  AuthzEnvelope,
+  DockerRequest,
+  EndpointFields,
+  EndpointView,
+  HostConfigFields,
+  Identity,
+  NetworkCreateFields,
+  Subject,
+  UlimitFields,
+} from './types.js';
 import { isGoCleanQuery, parseRequestUri } from './uri.js';
 
 export type Normalized =
@@ -49,7 +72,12 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
       // Old clients put HostConfig fields at the top level; judge both places.
       const views = [{ prefix: '', hc: top as HostConfigFields }];
       if (inner) views.push({ prefix: 'HostConfig.', hc: inner });
-      return { kind: 'container', image: top.Image as string | undefined, views };
+      const networking = top.NetworkingConfig as { EndpointsConfig?: Map<string, EndpointFields | undefined> } | undefined;
+      const endpoints: EndpointView[] = [];
+      for (const [name, endpoint] of networking?.EndpointsConfig ?? []) {
+        if (endpoint) endpoints.push({ prefix: `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].`, endpoint });
+      }
+      return { kind: 'container', image: top.Image as string | undefined, views, endpoints };
     },
   },
   // API < 1.24 applies a HostConfig sent with start.
@@ -78,6 +106,25 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   // Swarm services: their tasks are containers built from the spec.
   'service.create': { required: true, subject: serviceSubject },
   'service.update': { required: true, subject: serviceSubject },
+  'network.create': {
+    required: true,
+    subject: (body) => ({ kind: 'network-create', network: decodeStruct(jsonNode(body), networkCreateShape, '') as NetworkCreateFields }),
+  },
+  'network.connect': {
+    required: true,
+    subject: (body) => {
+      const endpoint = decodeStruct(jsonNode(body), networkConnectShape, '').EndpointConfig as EndpointFields | undefined;
+      return { kind: 'network-connect', endpoint: endpoint && { prefix: 'EndpointConfig.', endpoint } };
+    },
+  },
+  // Nothing in it reaches the host, but the daemon decodes it: it must be what the plugin sees.
+  'network.disconnect': {
+    required: true,
+    subject: (body) => {
+      decodeStruct(jsonNode(body), networkDisconnectShape, '');
+      return NONE;
+    },
+  },
   'volume.create': {
     required: true,
     subject: (body) => {
@@ -105,8 +152,32 @@ function headersOf(env: AuthzEnvelope): Headers {
   return h as Headers;
 }
 
+// The legacy builder applies `ulimits` (JSON, read with json.Unmarshal) to its build containers.
+function buildUlimits(params: URLSearchParams): UlimitFields[] | undefined {
+  const raw = params.get('ulimits');
+  if (raw === null || raw === '') return undefined;
+  const { value, rest } = parseJson(raw);
+  if (rest.trim() !== '') throw codedError(codes.BODY_INVALID, 'ulimits has data after its JSON value');
+  return (decodeValue(value, ulimitsShape, 'ulimits') as (UlimitFields | undefined)[] | undefined)?.filter((u) => u !== undefined);
+}
+
+// `docker login`: the daemon reads the registry from the body's serveraddress. Only that address
+// is kept; the credentials next to it are never decoded, kept or logged. A body the daemon did not
+// show (newer daemons withhold it on purpose) leaves the registry unknown.
+function loginSubject(encoded: unknown, headers: Headers): Subject {
+  const body = viewBody(encoded, headers);
+  if (body.kind === 'empty') return NONE; // the daemon fails to decode an empty body
+  if (body.kind === 'hidden') return { kind: 'login', registry: undefined };
+  const address = decodeStruct(body.node, authConfigShape, '').serveraddress as string | undefined;
+  return { kind: 'login', registry: loginRegistry(address ?? '') };
+}
+
 function querySubject(op: string, query: string, headers: Headers): Subject | undefined {
-  if (op === 'image.build') return { kind: 'build', query: new URLSearchParams(query) };
+  if (op === 'image.build') {
+    const params = new URLSearchParams(query);
+    const ulimits = buildUlimits(params);
+    return ulimits ? { kind: 'build', query: params, ulimits } : { kind: 'build', query: params };
+  }
   if (op === 'image.create') {
     const params = new URLSearchParams(query);
     // A pull has no body. One that declares a body may carry a form (behind a repeated
@@ -116,7 +187,10 @@ function querySubject(op: string, query: string, headers: Headers): Subject | un
     }
     return { kind: 'image-create', query: params };
   }
-  if (op === 'plugin.pull' || op === 'plugin.create') return { kind: 'plugin', query: new URLSearchParams(query) };
+  if (op === 'plugin.pull' || op === 'plugin.create' || op === 'plugin.upgrade' || op === 'plugin.privileges') {
+    return { kind: 'plugin', query: new URLSearchParams(query) };
+  }
+  if (op === 'image.search') return { kind: 'search', query: new URLSearchParams(query) };
   return undefined;
 }
 
@@ -147,6 +221,7 @@ export function normalize(env: AuthzEnvelope): Normalized {
     }
 
     let subject = querySubject(op, parsed.query, headers) ?? NONE;
+    if (op === 'system.auth') subject = loginSubject(env.RequestBody, headers);
     const rule = BODY_RULES[op];
     if (rule) {
       const body = viewBody(env.RequestBody, headers);

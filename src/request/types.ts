@@ -39,6 +39,64 @@ export interface HostConfigFields {
   readonly Sysctls?: ReadonlyMap<string, string>;
   readonly Runtime?: string;
   readonly LogConfig?: { readonly Type?: string };
+  // Host resources (container.Resources, and OomScoreAdj from HostConfig).
+  readonly OomScoreAdj?: number;
+  readonly OomKillDisable?: boolean;
+  readonly PidsLimit?: number;
+  readonly Ulimits?: readonly UlimitFields[];
+  readonly CpuRealtimePeriod?: number;
+  readonly CpuRealtimeRuntime?: number;
+  readonly BlkioWeightDevice?: readonly BlkioDeviceFields[];
+  readonly BlkioDeviceReadBps?: readonly BlkioDeviceFields[];
+  readonly BlkioDeviceWriteBps?: readonly BlkioDeviceFields[];
+  readonly BlkioDeviceReadIOps?: readonly BlkioDeviceFields[];
+  readonly BlkioDeviceWriteIOps?: readonly BlkioDeviceFields[];
+}
+
+export interface UlimitFields {
+  readonly Name?: string;
+  readonly Hard?: number;
+  readonly Soft?: number;
+}
+
+export interface BlkioDeviceFields {
+  readonly Path?: string;
+}
+
+/** A network endpoint's settings (network.EndpointSettings), on create or connect. */
+export interface EndpointFields {
+  readonly IPAMConfig?: { readonly IPv4Address?: string; readonly IPv6Address?: string; readonly LinkLocalIPs?: readonly string[] };
+  readonly DriverOpts?: ReadonlyMap<string, string>;
+}
+
+/** One endpoint, and where it sits in the body (for messages). */
+export interface EndpointView {
+  readonly prefix: string;
+  readonly endpoint: EndpointFields;
+}
+
+/** types.NetworkCreateRequest, the parts that decide what the network reaches. */
+export interface NetworkCreateFields {
+  readonly Name?: string;
+  readonly Driver?: string;
+  readonly Scope?: string;
+  readonly EnableIPv6?: boolean;
+  readonly Internal?: boolean;
+  readonly Attachable?: boolean;
+  readonly Ingress?: boolean;
+  readonly ConfigOnly?: boolean;
+  readonly ConfigFrom?: { readonly Network?: string };
+  readonly Options?: ReadonlyMap<string, string>;
+  readonly IPAM?: {
+    readonly Driver?: string;
+    readonly Options?: ReadonlyMap<string, string>;
+    readonly Config?: readonly {
+      readonly Subnet?: string;
+      readonly IPRange?: string;
+      readonly Gateway?: string;
+      readonly AuxiliaryAddresses?: ReadonlyMap<string, string>;
+    }[];
+  };
 }
 
 /** One HostConfig the daemon may apply, and where it sits in the body (for messages). */
@@ -49,12 +107,23 @@ export interface HostConfigView {
 
 export type Subject =
   | { readonly kind: 'none' }
-  | { readonly kind: 'container'; readonly image: string | undefined; readonly views: readonly HostConfigView[] }
+  | {
+      readonly kind: 'container';
+      readonly image: string | undefined;
+      readonly views: readonly HostConfigView[];
+      /** NetworkingConfig.EndpointsConfig of a create. */
+      readonly endpoints?: readonly EndpointView[];
+    }
   | { readonly kind: 'exec'; readonly privileged: boolean; readonly user: string | undefined }
   | { readonly kind: 'volume'; readonly driver: string; readonly options: ReadonlyMap<string, string> }
-  | { readonly kind: 'build'; readonly query: URLSearchParams }
+  | { readonly kind: 'build'; readonly query: URLSearchParams; readonly ulimits?: readonly UlimitFields[] }
   | { readonly kind: 'image-create'; readonly query: URLSearchParams }
-  | { readonly kind: 'plugin'; readonly query: URLSearchParams };
+  | { readonly kind: 'plugin'; readonly query: URLSearchParams }
+  | { readonly kind: 'search'; readonly query: URLSearchParams }
+  | { readonly kind: 'network-create'; readonly network: NetworkCreateFields }
+  | { readonly kind: 'network-connect'; readonly endpoint: EndpointView | undefined }
+  /** `docker login`: only the registry it goes to, never the credentials; undefined when the body was not shown. */
+  | { readonly kind: 'login'; readonly registry: string | undefined };
 
 export interface DockerRequest {
   readonly identity: Identity;

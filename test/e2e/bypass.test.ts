@@ -19,14 +19,21 @@
  *
  * Cases 1-13 follow the bypass list of the issue (14, a retry with an empty body, cannot be sent
  * through the daemon); 2b/2c, 6c/6d, 9c-9e and 15 are further spellings found while writing it.
+ * Cases 16-20 are the second round of side doors: networks (16), registries on the host (17), URLs
+ * a Dockerfile fetches (18, a known limit), option values read as the daemon reads them (19) and
+ * host resources (20). The everyday forms of the same operations are checked to stay allowed.
+ * Both daemons run with no-new-privileges set daemon-wide, as an admin may set it.
  * Machines whose capability bounding set is smaller than Docker's "all" cannot start a privileged
  * container; there, runc's refusal to apply the capabilities is the proof (see CAPS_BEYOND_HOST).
  */
-import { readlinkSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFileSync, readlinkSync } from 'node:fs';
 import { mkdir, rm, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import t, { type Test } from 'tap';
 import { spawnPlugin } from '../helpers/spawn-plugin.js';
 import { makeTempDir } from '../helpers/tmp.js';
@@ -47,14 +54,25 @@ const FORM_TYPE = 'application/x-www-form-urlencoded';
 /** Made by a case's setup on one daemon, e.g. the container a start or an exec is aimed at. */
 interface Fixture {
   id?: string;
+  /** A network made by the setup. */
+  network?: string;
 }
 
 /** Shared by all cases: a build context and a recorder for URLs the daemon fetches. */
 interface Assets {
   /** tar of a Dockerfile whose RUN step prints the network namespace it runs in. */
   netnsContext: Buffer;
+  /** tar of a Dockerfile whose RUN step prints its real-time priority limit. */
+  limitsContext: Buffer;
   fetches: FetchRecorder;
+  /** A host interface (one end of a veth pair made for this run) to hang macvlan networks on. */
+  hostInterface: string;
+  /** Random per run: names host interfaces and subnets so that runs do not collide. */
+  salt: string;
 }
+
+/** Given to a case's setup: runs `fn` as if the plugin were not installed yet (an admin's doing, or older objects). */
+type WithoutPlugin = <T>(fn: () => Promise<T>) => Promise<T>;
 
 interface Env {
   d: Dockerd;
@@ -71,7 +89,7 @@ interface BypassCase {
   note?: string;
   /** false: dockerd 20.10 does NOT execute this request; kept to document it (and checked). */
   route?: false;
-  setup?: (d: Dockerd) => Promise<Fixture>;
+  setup?: (d: Dockerd, env: { assets: Assets; token: string; withoutPlugin: WithoutPlugin }) => Promise<Fixture>;
   request: (env: Env) => RawRequestSpec;
   /** On the daemon without the plugin: assert what the daemon did. */
   executed: (t: Test, env: Env, res: RawResponse) => Promise<void>;
@@ -89,6 +107,9 @@ interface BypassCase {
 // ---------------------------------------------------------------------------------------------
 // daemon helpers (inspection goes through node:http; only the attack requests are raw)
 
+const execFileP = promisify(execFile);
+const run = async (cmd: string, args: string[]): Promise<string> => (await execFileP(cmd, args)).stdout;
+
 async function api<T = unknown>(d: Dockerd, method: string, path: string, body?: unknown): Promise<T> {
   const res = await d.request(
     method,
@@ -101,7 +122,7 @@ async function api<T = unknown>(d: Dockerd, method: string, path: string, body?:
 
 interface ContainerInspect {
   Id: string;
-  HostConfig: { Privileged?: boolean; Binds?: string[] | null; CapAdd?: string[] | null };
+  HostConfig: { Privileged?: boolean; Binds?: string[] | null; CapAdd?: string[] | null; OomScoreAdj?: number };
   Mounts: { Type: string; Name?: string; Source: string; Destination: string }[];
   State: { Running: boolean; StartedAt: string };
   ExecIDs: string[] | null;
@@ -186,16 +207,19 @@ interface Snapshot {
   containers: string[];
   volumes: string[];
   images: string[];
+  networks: string[];
 }
 
 async function snapshot(d: Dockerd): Promise<Snapshot> {
   const containers = await api<{ Id: string }[]>(d, 'GET', '/v1.41/containers/json?all=1');
   const volumes = await api<{ Volumes: { Name: string }[] | null }>(d, 'GET', '/v1.41/volumes');
   const images = await api<{ Id: string }[]>(d, 'GET', '/v1.41/images/json?all=1');
+  const networks = await api<{ Id: string }[]>(d, 'GET', '/v1.41/networks');
   return {
     containers: containers.map((c) => c.Id).sort(),
     volumes: (volumes.Volumes ?? []).map((v) => v.Name).sort(),
     images: images.map((i) => i.Id).sort(),
+    networks: networks.map((n) => n.Id).sort(),
   };
 }
 
@@ -207,11 +231,13 @@ async function restore(d: Dockerd, base: Snapshot): Promise<void> {
     const containers = extra(now.containers, base.containers);
     const volumes = extra(now.volumes, base.volumes);
     const images = extra(now.images, base.images);
-    if (containers.length + volumes.length + images.length === 0) return;
+    const networks = extra(now.networks, base.networks);
+    if (containers.length + volumes.length + images.length + networks.length === 0) return;
     // 404/409 are expected here (an image already pruned with its child, a parent still in use).
     for (const id of containers) await d.request('DELETE', `/v1.41/containers/${id}?force=1&v=1`);
     for (const name of volumes) await d.request('DELETE', `/v1.41/volumes/${name}?force=1`);
     for (const id of images) await d.request('DELETE', `/v1.41/images/${id}?force=1`);
+    for (const id of networks) await d.request('DELETE', `/v1.41/networks/${id}`);
   }
   const left = await snapshot(d);
   if (JSON.stringify(left) !== JSON.stringify(base)) {
@@ -223,35 +249,64 @@ async function restore(d: Dockerd, base: Snapshot): Promise<void> {
 // a local HTTP server: proves that the daemon fetched a URL named in a request
 
 interface FetchRecorder {
+  /** Where it listens, on 127.0.0.1 and [::1]: a registry (or any service) on this host. */
+  readonly port: number;
   /** A URL that answers 404. */
   url(token: string): string;
   /** A URL that serves the netns build context (a tar). */
   contextUrl(token: string): string;
+  /** A URL that serves a "secret" (200). */
+  secretUrl(token: string): string;
   fetched(token: string): boolean;
+  /** Requests whose path contains `part`, optionally only those after `mark()`. */
+  hits(part: string, since?: number): string[];
+  mark(): number;
   close(): Promise<void>;
 }
 
 async function startFetchRecorder(context: Buffer): Promise<FetchRecorder> {
   const paths: string[] = [];
-  const server = http.createServer((req, res) => {
+  const handler: http.RequestListener = (req, res) => {
     const path = req.url ?? '';
-    paths.push(path);
+    paths.push(`${req.method} ${path}`);
     if (path.endsWith('.ctx.tar')) {
       res.setHeader('Content-Type', 'application/x-tar');
       res.end(context);
+    } else if (path.endsWith('.secret')) {
+      res.end('a secret served only on the host\n');
     } else {
       res.statusCode = 404;
       res.end('not here');
     }
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  };
+  const v4 = http.createServer(handler);
+  const v6 = http.createServer(handler);
+  // One port on both loopback addresses (retry when ::1 has it taken).
+  let port = 0;
+  for (let attempt = 0; ; attempt++) {
+    await new Promise<void>((resolve) => v4.listen(0, '127.0.0.1', resolve));
+    port = (v4.address() as AddressInfo).port;
+    const ok = await new Promise<boolean>((resolve) => {
+      v6.once('error', () => resolve(false));
+      v6.listen(port, '::1', () => resolve(true));
+    });
+    if (ok) break;
+    await new Promise<void>((resolve) => v4.close(() => resolve()));
+    if (attempt === 10) throw new Error('no port free on both 127.0.0.1 and ::1');
+  }
   const base = `http://127.0.0.1:${port}`;
   return {
+    port,
     url: (token) => `${base}/${token}.tar`,
     contextUrl: (token) => `${base}/${token}.ctx.tar`,
-    fetched: (token) => paths.some((p) => p.startsWith(`/${token}.`)),
-    close: () => new Promise((resolve) => server.close(() => resolve())),
+    secretUrl: (token) => `${base}/${token}.secret`,
+    fetched: (token) => paths.some((p) => p.split(' ')[1]!.startsWith(`/${token}.`)),
+    hits: (part, since = 0) => paths.slice(since).filter((p) => p.includes(part)),
+    mark: () => paths.length,
+    close: async () => {
+      await new Promise((resolve) => v4.close(() => resolve(undefined)));
+      await new Promise((resolve) => v6.close(() => resolve(undefined)));
+    },
   };
 }
 
@@ -357,6 +412,90 @@ const privileged = /^denied by rule no-privileged: HostConfig\.Privileged true/;
 const ambiguous = (what: RegExp) => new RegExp(`^denied by rule request-integrity: .*${what.source}`);
 const hidden = /^denied by rule request-integrity: the daemon did not show the container\.create request body/;
 const big = (hostConfig: unknown) => JSON.stringify({ Image: B, Labels: { pad: 'x'.repeat(1_100_000) }, HostConfig: hostConfig });
+
+// ---- helpers of the second-round cases
+
+const CAP_SYS_RESOURCE = 24n;
+
+/** Whether this machine's bounding set has the capability (some CI sandboxes lack CAP_SYS_RESOURCE). */
+function hasCapability(bit: bigint): boolean {
+  const m = /CapBnd:\s*([0-9a-f]+)/.exec(readFileSync('/proc/self/status', 'utf8'));
+  return m !== null && ((BigInt(`0x${m[1]}`) >> bit) & 1n) === 1n;
+}
+
+/** A per-case /24 in 198.18.0.0/15 (benchmarking space, on no real network) and a host interface name. */
+type Named = Pick<Env, 'assets' | 'token'>;
+const caseHash = (env: Named) => createHash('sha256').update(`${env.assets.salt}:${env.token}`).digest();
+const subnetOf = (env: Named) => `198.${18 + (caseHash(env)[0]! & 1)}.${caseHash(env)[1]!}.0/24`;
+const bridgeName = (env: Named) => `az${caseHash(env).toString('hex').slice(0, 10)}`;
+
+const pull = (ref: string): RawRequestSpec => ({
+  method: 'POST',
+  target: `/v1.41/images/create?fromImage=${encodeURIComponent(ref)}&tag=latest`,
+  headers: [['Content-Length', '0']],
+});
+
+/** Proof that the daemon talked to the service on this host: it asked for `path`. */
+const registryReached =
+  (path: (env: Env) => string) =>
+  async (t: Test, env: Env, res: RawResponse): Promise<void> => {
+    t.ok(env.assets.fetches.hits(path(env)).length > 0, `the daemon asked the service on this host for ${path(env)} (${describe(res)})`);
+  };
+
+const registryUntouched =
+  (path: (env: Env) => string) =>
+  async (t: Test, env: Env): Promise<void> => {
+    t.same(env.assets.fetches.hits(path(env)), [], 'the daemon asked the service on this host nothing');
+  };
+
+/** Logins carry no token in their path: the setup marks the recorder, the proof counts /v2/ pings since. */
+const loginReached = async (t: Test, env: Env, res: RawResponse): Promise<void> => {
+  t.ok(env.assets.fetches.hits('/v2/', Number(env.fx.id)).length > 0, `the daemon pinged the registry on this host (${describe(res)})`);
+  t.match(res.body, `127.0.0.1:${env.assets.fetches.port}/v2/`, 'and reports its answer');
+};
+
+const loginUntouched = async (t: Test, env: Env): Promise<void> => {
+  t.same(env.assets.fetches.hits('/v2/', Number(env.fx.id)), [], 'the daemon contacted no registry');
+};
+
+/** A build context whose Dockerfile ADDs a URL only the host can reach and prints it. */
+function addFetchContext(env: Env): Buffer {
+  const dockerfile = `FROM ${B}\nADD ${env.assets.fetches.secretUrl(env.token)} /secret\nRUN cat /secret\n`;
+  return tarOf({ Dockerfile: dockerfile });
+}
+
+/** A minimal ustar archive of regular files. */
+function tarOf(files: Record<string, string>): Buffer {
+  const blocks: Buffer[] = [];
+  for (const [name, text] of Object.entries(files)) {
+    const data = Buffer.from(text);
+    const header = Buffer.alloc(512);
+    header.write(name, 0);
+    header.write('0000644\0', 100);
+    header.write('0000000\0', 108);
+    header.write('0000000\0', 116);
+    header.write(`${data.length.toString(8).padStart(11, '0')}\0`, 124);
+    header.write('00000000000\0', 136);
+    header.write('        ', 148);
+    header.write('0', 156);
+    header.write('ustar\0', 257);
+    header.write('00', 263);
+    let sum = 0;
+    for (const b of header) sum += b;
+    header.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148);
+    blocks.push(header, data, Buffer.alloc((512 - (data.length % 512)) % 512));
+  }
+  blocks.push(Buffer.alloc(1024));
+  return Buffer.concat(blocks);
+}
+
+/** Starts a created container, waits for it and returns what it printed. */
+async function startAndRead(t: Test, d: Dockerd, id: string): Promise<string> {
+  const started = await d.request('POST', `/v1.41/containers/${id}/start`);
+  if (!t.equal(started.status, 204, `the container starts: ${started.body}`)) return '';
+  await api(d, 'POST', `/v1.41/containers/${id}/wait`);
+  return (await d.request('GET', `/v1.41/containers/${id}/logs?stdout=1&stderr=1`)).body;
+}
 
 // ---------------------------------------------------------------------------------------------
 // the cases
@@ -705,6 +844,450 @@ const CASES: BypassCase[] = [
     executed: hostNetworkBuild,
     refusal: /^denied by rule (host-namespaces|request-integrity): /,
   },
+  // ---- side doors, second round: networks
+  {
+    id: '16a',
+    name: 'macvlan network on a host interface: POST /v1.41/networks/create {"Driver":"macvlan","Options":{"parent":<host NIC>}}',
+    note: "a container on it gets a macvlan sub-interface of the host's NIC: straight onto the host's network",
+    request: (env) =>
+      json('/v1.41/networks/create', { Name: `mv-${env.token}`, Driver: 'macvlan', Options: { parent: env.assets.hostInterface } }),
+    executed: async (t, env, res) => {
+      if (!t.equal(res.status, 201, `the daemon created the network: ${describe(res)}`)) return;
+      const { Id } = JSON.parse(res.body) as { Id: string };
+      const c = await api<{ Id: string }>(env.d, 'POST', '/v1.41/containers/create', {
+        Image: B,
+        Cmd: ['sleep', '60'],
+        HostConfig: { NetworkMode: Id },
+      });
+      await api(env.d, 'POST', `/v1.41/containers/${c.Id}/start`);
+      const { State } = await api<{ State: { Pid: number } }>(env.d, 'GET', `/v1.41/containers/${c.Id}/json`);
+      const link = await run('nsenter', ['-t', String(State.Pid), '-n', 'ip', '-d', 'link', 'show', 'eth0']);
+      const parentIndex = readFileSync(`/sys/class/net/${env.assets.hostInterface}/ifindex`, 'utf8').trim();
+      t.match(link, /macvlan mode/, `the container's eth0 is a macvlan device: ${link}`);
+      t.match(link, new RegExp(`eth0@if${parentIndex}:`), `on host interface ${env.assets.hostInterface} (ifindex ${parentIndex})`);
+    },
+    refusal: /^denied by rule networks: --driver \(Driver\) "macvlan" attaches containers directly to a host interface/,
+  },
+  {
+    id: '16b',
+    name: 'bridge network naming a host interface and a subnet: Options com.docker.network.bridge.name, IPAM 198.18.x.0/24',
+    note: 'the daemon creates the named interface on the host with the gateway address, and a host route to the subnet',
+    request: (env) =>
+      json('/v1.41/networks/create', {
+        Name: `br-${env.token}`,
+        Options: { 'com.docker.network.bridge.name': bridgeName(env) },
+        IPAM: { Config: [{ Subnet: subnetOf(env) }] },
+      }),
+    executed: async (t, env, res) => {
+      if (!t.equal(res.status, 201, `the daemon created the network: ${describe(res)}`)) return;
+      const addr = await run('ip', ['-o', 'addr', 'show', 'dev', bridgeName(env)]);
+      t.match(addr, subnetOf(env).replace('0/24', '1/24'), `host interface ${bridgeName(env)} has the gateway address: ${addr}`);
+      const route = await run('ip', ['route', 'show', subnetOf(env)]);
+      t.match(route, `dev ${bridgeName(env)}`, `and the host routes ${subnetOf(env)} to it: ${route}`);
+    },
+    refusal:
+      /^denied by rule networks: --opt com\.docker\.network\.bridge\.name \(Options\["com\.docker\.network\.bridge\.name"\]\) names the host bridge interface/,
+  },
+  {
+    id: '16c',
+    name: 'bridge network with a chosen subnet outside the allowed pools: IPAM.Config[0].Subnet 198.18.x.0/24',
+    note: "the host's routing table gets the subnet: a subnet that overlaps the host's networks takes them over",
+    request: (env) => json('/v1.41/networks/create', { Name: `sn-${env.token}`, IPAM: { Config: [{ Subnet: subnetOf(env) }] } }),
+    executed: async (t, env, res) => {
+      if (!t.equal(res.status, 201, `the daemon created the network: ${describe(res)}`)) return;
+      const route = await run('ip', ['route', 'show', subnetOf(env)]);
+      t.match(route, /dev br-[0-9a-f]{12}/, `the host routes ${subnetOf(env)} to the network's bridge: ${route}`);
+    },
+    refusal:
+      /^denied by rule networks: --subnet \(IPAM\.Config\[0\]\.Subnet\) "198\.1[89]\.\d+\.0\/24" is outside the allowed address pools/,
+  },
+  {
+    id: '16d',
+    name: 'connect with a chosen address to a network made before the plugin: EndpointConfig.IPAMConfig.IPv4Address',
+    setup: async (d, env) => {
+      const { Id: network } = await env.withoutPlugin(() =>
+        api<{ Id: string }>(d, 'POST', '/v1.41/networks/create', {
+          Name: `old-${env.token}`,
+          IPAM: { Config: [{ Subnet: subnetOf(env) }] },
+        }),
+      );
+      return { ...(await plainContainer(d, ['true'])), network };
+    },
+    request: (env) =>
+      json(`/v1.41/networks/${env.fx.network}/connect`, {
+        Container: env.fx.id,
+        EndpointConfig: { IPAMConfig: { IPv4Address: subnetOf(env).replace('0/24', '77') } },
+      }),
+    executed: async (t, env, res) => {
+      if (!t.equal(res.status, 200, `the daemon connected the container: ${describe(res)}`)) return;
+      const c = await api<{ NetworkSettings: { Networks: Record<string, { IPAMConfig?: { IPv4Address?: string } }> } }>(
+        env.d,
+        'GET',
+        `/v1.41/containers/${env.fx.id}/json`,
+      );
+      t.equal(
+        c.NetworkSettings.Networks[`old-${env.token}`]?.IPAMConfig?.IPv4Address,
+        subnetOf(env).replace('0/24', '77'),
+        'with the chosen address',
+      );
+    },
+    refusal:
+      /^denied by rule networks: --ip \(EndpointConfig\.IPAMConfig\.IPv4Address\) "198\.1[89]\.\d+\.77" is outside the allowed address pools/,
+  },
+  {
+    id: '16e',
+    name: 'container create with a chosen address on a network made before the plugin: NetworkingConfig...IPAMConfig.IPv4Address',
+    setup: async (d, env) => {
+      const { Id: network } = await env.withoutPlugin(() =>
+        api<{ Id: string }>(d, 'POST', '/v1.41/networks/create', {
+          Name: `old-${env.token}`,
+          IPAM: { Config: [{ Subnet: subnetOf(env) }] },
+        }),
+      );
+      return { network };
+    },
+    request: (env) =>
+      json('/v1.41/containers/create', {
+        Image: B,
+        HostConfig: { NetworkMode: `old-${env.token}` },
+        NetworkingConfig: {
+          EndpointsConfig: { [`old-${env.token}`]: { IPAMConfig: { IPv4Address: subnetOf(env).replace('0/24', '78') } } },
+        },
+      }),
+    executed: async (t, env, res) => {
+      const c = await createdContainer(t, env.d, res);
+      if (!c) return;
+      const full = await api<{ NetworkSettings: { Networks: Record<string, { IPAMConfig?: { IPv4Address?: string } }> } }>(
+        env.d,
+        'GET',
+        `/v1.41/containers/${c.Id}/json`,
+      );
+      t.equal(
+        full.NetworkSettings.Networks[`old-${env.token}`]?.IPAMConfig?.IPv4Address,
+        subnetOf(env).replace('0/24', '78'),
+        'with the chosen address',
+      );
+    },
+    refusal:
+      /^denied by rule networks: --ip \(NetworkingConfig\.EndpointsConfig\["old-16e-guarded"\]\.IPAMConfig\.IPv4Address\) "198\.1[89]\.\d+\.78" is outside/,
+  },
+  // ---- registries on the host
+  {
+    id: '17a',
+    name: 'pull from a registry on the loopback address: POST /images/create?fromImage=127.0.0.1:<port>/<token>/x',
+    note: 'the daemon talks plain HTTP to 127.0.0.0/8 (an insecure registry by default) and copies the answers into its errors',
+    request: (env) => pull(`127.0.0.1:${env.assets.fetches.port}/${env.token}/x`),
+    executed: registryReached((env) => `/v2/${env.token}/x/manifests/`),
+    refusal:
+      /^denied by rule registries: docker pull \(fromImage\) "127\.0\.0\.1:\d+\/17a-guarded\/x" goes to registry "127\.0\.0\.1:\d+", a loopback address/,
+    untouched: registryUntouched((env) => `/v2/${env.token}/`),
+  },
+  {
+    id: '17b',
+    name: 'pull from localhost:<port>',
+    request: (env) => pull(`localhost:${env.assets.fetches.port}/${env.token}/x`),
+    executed: registryReached((env) => `/v2/${env.token}/x/manifests/`),
+    refusal: /^denied by rule registries: docker pull \(fromImage\) .* a name for the loopback address/,
+    untouched: registryUntouched((env) => `/v2/${env.token}/`),
+  },
+  {
+    id: '17c',
+    name: 'pull from LOCALHOST:<port> (upper case)',
+    note: 'host names are case-insensitive to the resolver; the reference parser keeps the registry as written',
+    request: (env) => pull(`LOCALHOST:${env.assets.fetches.port}/${env.token}/x`),
+    executed: registryReached((env) => `/v2/${env.token}/x/manifests/`),
+    refusal: /^denied by rule registries: .* a name for the loopback address/,
+    untouched: registryUntouched((env) => `/v2/${env.token}/`),
+  },
+  {
+    id: '17d',
+    name: 'pull from 0.0.0.0:<port>',
+    note: 'connecting to 0.0.0.0 reaches the host itself; not an insecure registry, so the daemon speaks TLS to the service',
+    request: (env) => pull(`0.0.0.0:${env.assets.fetches.port}/${env.token}/x`),
+    executed: async (t, env, res) => {
+      t.match(res.body, `https://0.0.0.0:${env.assets.fetches.port}/v2/`, 'the daemon dialled the service on this host');
+      t.match(res.body, 'server gave HTTP response to HTTPS client', 'and read its answer');
+    },
+    refusal: /^denied by rule registries: .* "this host" \(0\.0\.0\.0\/8 connects to the host itself\)/,
+  },
+  {
+    id: '17e',
+    name: 'pull from 2130706433:<port> (127.0.0.1 as one decimal number)',
+    note:
+      "dockerd here resolves names with Go's own resolver, which asks DNS for 2130706433; a daemon that resolves " +
+      'through the C library (cgo: mdns or myhostname in nsswitch.conf) reads it as 127.0.0.1. Refused either way.',
+    route: false,
+    request: (env) => pull(`2130706433:${env.assets.fetches.port}/${env.token}/x`),
+    executed: async (t, env, res) => {
+      t.match(res.body, 'lookup 2130706433', "this daemon's resolver looked the number up as a name");
+      t.same(env.assets.fetches.hits(`/v2/${env.token}/`), [], 'and reached nothing');
+    },
+    refusal: /^denied by rule registries: .* a loopback address/,
+  },
+  {
+    id: '17f',
+    name: 'push to a registry on the loopback address: POST /images/127.0.0.1:<port>/<token>/x/push',
+    setup: async (d, env) => {
+      const repo = `127.0.0.1:${env.assets.fetches.port}/${env.token}/x`;
+      await api(d, 'POST', `/v1.41/images/${B}/tag?repo=${encodeURIComponent(repo)}&tag=latest`);
+      return {};
+    },
+    request: (env) => ({
+      method: 'POST',
+      target: `/v1.41/images/127.0.0.1:${env.assets.fetches.port}/${env.token}/x/push?tag=latest`,
+      headers: [
+        ['X-Registry-Auth', 'e30='],
+        ['Content-Length', '0'],
+      ],
+    }),
+    executed: registryReached((env) => `/v2/${env.token}/x/blobs/uploads/`),
+    refusal: /^denied by rule registries: docker push \(name\) .* a loopback address/,
+    untouched: registryUntouched((env) => `/v2/${env.token}/`),
+  },
+  {
+    id: '17g',
+    name: 'login to a registry on the loopback address: POST /auth {"serveraddress":"127.0.0.1:<port>"}',
+    setup: async (_d, env) => ({ id: String(env.assets.fetches.mark()) }),
+    request: (env) => json('/v1.41/auth', { username: 'u', password: 'p', serveraddress: `127.0.0.1:${env.assets.fetches.port}` }),
+    executed: loginReached,
+    refusal: /^denied by rule registries: docker login \(serveraddress\) "127\.0\.0\.1:\d+" goes to registry/,
+    untouched: loginUntouched,
+  },
+  {
+    id: '17h',
+    name: 'login with a body the plugin is not shown: POST /auth, Content-Type text/plain',
+    note: 'the daemon forwards only JSON bodies to plugins, and its login handler decodes the body whatever the Content-Type',
+    setup: async (_d, env) => ({ id: String(env.assets.fetches.mark()) }),
+    request: (env) => ({
+      ...json('/v1.41/auth', { username: 'u', password: 'p', serveraddress: `127.0.0.1:${env.assets.fetches.port}` }),
+      headers: [['Content-Type', 'text/plain']],
+    }),
+    executed: loginReached,
+    refusal: /^denied by rule registries: docker login \(serveraddress\) is in a body the daemon did not show to the plugin/,
+    untouched: loginUntouched,
+  },
+  {
+    id: '17i',
+    name: 'login to [::1]:<port>',
+    request: (env) => json('/v1.41/auth', { username: 'u', password: 'p', serveraddress: `[::1]:${env.assets.fetches.port}` }),
+    executed: async (t, env, res) => {
+      t.match(res.body, `https://[::1]:${env.assets.fetches.port}/v2/`, 'the daemon dialled the service on the IPv6 loopback');
+      t.match(res.body, 'server gave HTTP response to HTTPS client', 'and read its answer');
+    },
+    refusal: /^denied by rule registries: .* the IPv6 loopback address/,
+  },
+  {
+    id: '17j',
+    name: 'search a registry on the loopback address: GET /images/search?term=127.0.0.1:<port>/<token>',
+    request: (env) => ({
+      method: 'GET',
+      target: `/v1.41/images/search?term=${encodeURIComponent(`127.0.0.1:${env.assets.fetches.port}/${env.token}`)}`,
+    }),
+    executed: registryReached((env) => `/v1/search?q=${env.token}`),
+    refusal: /^denied by rule registries: docker search \(term\)/,
+    untouched: registryUntouched((env) => `q=${env.token}`),
+  },
+  {
+    id: '17k',
+    name: 'plugin install from a registry on the loopback address: POST /plugins/pull?remote=127.0.0.1:<port>/<token>/p',
+    request: (env) =>
+      json(`/v1.41/plugins/pull?remote=${encodeURIComponent(`127.0.0.1:${env.assets.fetches.port}/${env.token}/p:latest`)}`, []),
+    executed: registryReached((env) => `/v2/${env.token}/p/manifests/`),
+    refusal: /^denied by rule registries: docker plugin install \(remote\)/,
+    untouched: registryUntouched((env) => `/v2/${env.token}/`),
+  },
+  // ---- builds fetch URLs the plugin cannot see
+  {
+    id: '18',
+    name: 'build whose Dockerfile fetches a URL on the host: ADD http://127.0.0.1:<port>/<token>.secret',
+    note: 'the Dockerfile is inside the build context, a tar the daemon never shows to plugins',
+    request: (env) => ({
+      method: 'POST',
+      target: '/v1.41/build?t=e2e/addfetch&nocache=1&rm=1&forcerm=1',
+      headers: [['Content-Type', 'application/x-tar']],
+      body: addFetchContext(env),
+    }),
+    executed: async (t, env, res) => {
+      t.ok(env.assets.fetches.fetched(env.token), `the daemon fetched ${env.assets.fetches.secretUrl(env.token)} (${describe(res)})`);
+      t.match(res.body, 'a secret served only on the host', 'and the build read what only the host could');
+    },
+    refusal: /^denied by rule /,
+    knownLimit:
+      'the build context (with its Dockerfile) is a tar the daemon never shows to authorization plugins; restrict image.build ' +
+      'to trusted callers. See docs/routes.md, Known limits.',
+  },
+  // ---- option values read as the daemon reads them
+  ...(['no-new-privileges=0', 'no-new-privileges:f', 'no-new-privileges=False'] as const).map((opt, i): BypassCase => ({
+    id: `19${'abc'[i]}`,
+    name: `no-new-privileges turned off against the daemon-wide setting: SecurityOpt ["${opt}"]`,
+    note: "the daemon reads the value with strconv.ParseBool ('0', 'f', 'F', 'False', ...), and ':' separates when there is no '='",
+    request: () =>
+      json('/v1.41/containers/create', { Image: B, Cmd: ['grep', 'NoNewPrivs', '/proc/self/status'], HostConfig: { SecurityOpt: [opt] } }),
+    executed: async (t, env, res) => {
+      const c = await createdContainer(t, env.d, res);
+      if (!c) return;
+      t.match(await startAndRead(t, env.d, c.Id), /NoNewPrivs:\s+0/, 'the process may gain privileges (NoNewPrivs 0)');
+      const control = await plainContainer(env.d, ['grep', 'NoNewPrivs', '/proc/self/status']);
+      t.match(await startAndRead(t, env.d, control.id!), /NoNewPrivs:\s+1/, 'while the daemon confines every other container');
+    },
+    refusal: new RegExp(`^denied by rule security-options: HostConfig\\.SecurityOpt\\[0\\] "${opt}" turns off no-new-privileges`),
+  })),
+  // ---- host resources
+  {
+    id: '20a',
+    name: 'immune to the OOM killer: HostConfig.OomScoreAdj -1000',
+    request: () =>
+      json('/v1.41/containers/create', { Image: B, Cmd: ['cat', '/proc/self/oom_score_adj'], HostConfig: { OomScoreAdj: -1000 } }),
+    executed: async (t, env, res) => {
+      const c = await createdContainer(t, env.d, res);
+      if (!c) return;
+      const started = await env.d.request('POST', `/v1.41/containers/${c.Id}/start`);
+      if (started.status === 500 && !hasCapability(CAP_SYS_RESOURCE)) {
+        t.comment("this machine's bounding set lacks CAP_SYS_RESOURCE, so runc cannot lower the score; the daemon asked it to");
+        t.equal(c.HostConfig.OomScoreAdj, -1000, 'the daemon kept OomScoreAdj -1000 for the container');
+        t.match(started.body, 'runc create failed', `and runc failed applying it: ${started.body}`);
+        return;
+      }
+      await api(env.d, 'POST', `/v1.41/containers/${c.Id}/wait`);
+      const logs = await env.d.request('GET', `/v1.41/containers/${c.Id}/logs?stdout=1`);
+      t.match(logs.body, '-1000', 'the process runs with oom_score_adj -1000');
+    },
+    refusal: /^denied by rule host-resources: --oom-score-adj \(HostConfig\.OomScoreAdj\) -1000/,
+  },
+  {
+    id: '20b',
+    name: 'OOM killer disabled: HostConfig.OomKillDisable true',
+    request: () =>
+      json('/v1.41/containers/create', {
+        Image: B,
+        Cmd: ['grep', 'oom_kill_disable', '/sys/fs/cgroup/memory/memory.oom_control'],
+        HostConfig: { OomKillDisable: true, Memory: 64 * 1024 * 1024 },
+      }),
+    executed: async (t, env, res) => {
+      const c = await createdContainer(t, env.d, res);
+      if (c) t.match(await startAndRead(t, env.d, c.Id), /oom_kill_disable 1/, "the container's memory cgroup will not OOM-kill");
+    },
+    refusal: /^denied by rule host-resources: --oom-kill-disable \(HostConfig\.OomKillDisable\) true/,
+  },
+  {
+    id: '20c',
+    name: 'process limit above the cap: HostConfig.PidsLimit 100000',
+    request: () =>
+      json('/v1.41/containers/create', { Image: B, Cmd: ['cat', '/sys/fs/cgroup/pids/pids.max'], HostConfig: { PidsLimit: 100000 } }),
+    executed: async (t, env, res) => {
+      const c = await createdContainer(t, env.d, res);
+      if (c) t.match(await startAndRead(t, env.d, c.Id), /100000\n/, 'pids.max is 100000');
+    },
+    refusal: /^denied by rule host-resources: --pids-limit \(HostConfig\.PidsLimit\) 100000 is above the allowed maximum 32768/,
+  },
+  {
+    id: '20d',
+    name: 'process limit removed by an update: POST /containers/{id}/update {"PidsLimit":-1}',
+    setup: async (d) => {
+      const { Id } = await api<{ Id: string }>(d, 'POST', '/v1.41/containers/create', {
+        Image: B,
+        Cmd: ['sleep', '60'],
+        HostConfig: { PidsLimit: 100 },
+      });
+      await api(d, 'POST', `/v1.41/containers/${Id}/start`);
+      return { id: Id };
+    },
+    request: (env) => json(`/v1.41/containers/${env.fx.id}/update`, { PidsLimit: -1 }),
+    executed: async (t, env, res) => {
+      if (!t.equal(res.status, 200, `the daemon updated the container: ${describe(res)}`)) return;
+      const exec = await api<{ Id: string }>(env.d, 'POST', `/v1.41/containers/${env.fx.id}/exec`, {
+        Cmd: ['cat', '/sys/fs/cgroup/pids/pids.max'],
+        AttachStdout: true,
+      });
+      const out = await env.d.request('POST', `/v1.41/exec/${exec.Id}/start`, {
+        headers: { 'Content-Type': 'application/json' },
+        body: '{"Detach":false}',
+      });
+      t.match(out.body, 'max', `pids.max is "max" again: ${JSON.stringify(out.body)}`);
+    },
+    refusal: /^denied by rule host-resources: --pids-limit \(PidsLimit\) -1 removes the container's process limit/,
+  },
+  {
+    id: '20e',
+    name: 'real-time priority for any process: HostConfig.Ulimits [{"Name":"rtprio","Soft":99,"Hard":99}]',
+    request: () =>
+      json('/v1.41/containers/create', {
+        Image: B,
+        Cmd: ['grep', 'realtime priority', '/proc/self/limits'],
+        HostConfig: { Ulimits: [{ Name: 'rtprio', Soft: 99, Hard: 99 }] },
+      }),
+    executed: async (t, env, res) => {
+      const c = await createdContainer(t, env.d, res);
+      if (!c) return;
+      const started = await env.d.request('POST', `/v1.41/containers/${c.Id}/start`);
+      if (started.status === 500 && !hasCapability(CAP_SYS_RESOURCE)) {
+        t.comment("this machine's bounding set lacks CAP_SYS_RESOURCE, so runc cannot raise the limit; the daemon asked it to");
+        t.match(started.body, 'error setting rlimit type 14', `runc was asked to set RLIMIT_RTPRIO (14): ${started.body}`);
+        return;
+      }
+      await api(env.d, 'POST', `/v1.41/containers/${c.Id}/wait`);
+      const logs = await env.d.request('GET', `/v1.41/containers/${c.Id}/logs?stdout=1`);
+      t.match(logs.body, /realtime priority\s+99\s+99/, 'any process in it may take real-time priority 99');
+    },
+    refusal: /^denied by rule host-resources: --ulimit rtprio \(HostConfig\.Ulimits\[0\]\.Hard\) 99 is above the allowed maximum/,
+  },
+  {
+    id: '20f',
+    name: 'real-time CPU time: HostConfig.CpuRealtimeRuntime 95000',
+    note: "the daemon asks the kernel for real-time bandwidth in the container's cgroup; here the parent cgroup has none to give",
+    request: () =>
+      json('/v1.41/containers/create', { Image: B, Cmd: ['true'], HostConfig: { CpuRealtimeRuntime: 95000, CpuRealtimePeriod: 1000000 } }),
+    executed: async (t, env, res) => {
+      const c = await createdContainer(t, env.d, res);
+      if (!c) return;
+      const started = await env.d.request('POST', `/v1.41/containers/${c.Id}/start`);
+      if (started.status === 204) t.pass('the container runs with real-time CPU time');
+      else t.match(started.body, /cpu\.rt_runtime_us/, `runc was asked to write cpu.rt_runtime_us: ${started.body}`);
+    },
+    refusal: /^denied by rule host-resources: --cpu-rt-runtime \(HostConfig\.CpuRealtimeRuntime\) 95000/,
+  },
+  {
+    id: '20g',
+    name: 'a file-existence oracle: HostConfig.BlkioDeviceReadBps [{"Path":"/<token> that does not exist"}]',
+    note: 'the daemon stat()s the path on the host at start and reports the result',
+    request: (env) =>
+      json('/v1.41/containers/create', {
+        Image: B,
+        Cmd: ['true'],
+        HostConfig: { BlkioDeviceReadBps: [{ Path: `/nonexistent-${env.token}`, Rate: 1048576 }] },
+      }),
+    executed: async (t, env, res) => {
+      const c = await createdContainer(t, env.d, res);
+      if (!c) return;
+      const started = await env.d.request('POST', `/v1.41/containers/${c.Id}/start`);
+      t.match(
+        started.body,
+        `stat /nonexistent-${env.token}: no such file or directory`,
+        `the daemon looked the host path up: ${started.body}`,
+      );
+    },
+    refusal:
+      /^denied by rule host-resources: --device-read-bps \(HostConfig\.BlkioDeviceReadBps\[0\]\.Path\) "\/nonexistent-20g-guarded" makes the daemon look the path up/,
+  },
+  {
+    id: '20h',
+    name: 'real-time priority for build steps: POST /build?ulimits=[{"Name":"rtprio","Hard":99,"Soft":99}]',
+    request: (env) => ({
+      method: 'POST',
+      target: `/v1.41/build?ulimits=${encodeURIComponent('[{"Name":"rtprio","Hard":99,"Soft":99}]')}&nocache=1&rm=1&forcerm=1`,
+      headers: [['Content-Type', 'application/x-tar']],
+      body: env.assets.limitsContext,
+    }),
+    executed: async (t, _env, res) => {
+      if (!hasCapability(CAP_SYS_RESOURCE) && res.body.includes('error setting rlimit type 14')) {
+        t.comment("this machine's bounding set lacks CAP_SYS_RESOURCE, so runc cannot raise the limit; the daemon asked it to");
+        t.pass('runc was asked to set RLIMIT_RTPRIO (14) for the RUN step');
+        return;
+      }
+      t.match(res.body, /realtime priority\s+99\s+99/, 'the RUN step ran with real-time priority 99 allowed');
+    },
+    refusal: /^denied by rule host-resources: --ulimit rtprio \(Ulimits\[0\]\.Hard\) 99/,
+  },
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -721,11 +1304,22 @@ t.test('bypass attempts: executed by dockerd without the plugin, refused with it
   await mkdir(ctx);
   await writeFile(join(ctx, 'Dockerfile'), `FROM ${B}\nRUN ls -l /proc/self/ns/net > /netns && cat /netns\n`);
   const netnsContext = await tarDir(ctx);
+  const limitsCtx = join(scratch, 'limits-context');
+  await mkdir(limitsCtx);
+  await writeFile(join(limitsCtx, 'Dockerfile'), `FROM ${B}\nRUN grep "realtime priority" /proc/self/limits\n`);
+  const limitsContext = await tarDir(limitsCtx);
   const fetches = await startFetchRecorder(netnsContext);
   t.teardown(() => fetches.close());
-  const assets: Assets = { netnsContext, fetches };
+  // A host interface for macvlan networks: one end of a veth pair of our own, never a real NIC.
+  const salt = randomBytes(3).toString('hex');
+  const hostInterface = `az${salt}`;
+  await run('ip', ['link', 'add', hostInterface, 'type', 'veth', 'peer', 'name', `${hostInterface}p`]);
+  t.teardown(() => run('ip', ['link', 'del', hostInterface]).catch(() => undefined));
+  const assets: Assets = { netnsContext, limitsContext, fetches, hostInterface, salt };
 
-  const started = await Promise.allSettled([startDockerd({}), startDockerd({})]);
+  // Both daemons confine containers with no-new-privileges, as an admin may set it daemon-wide.
+  const config = { 'no-new-privileges': true };
+  const started = await Promise.allSettled([startDockerd({ config }), startDockerd({ config })]);
   for (const s of started) if (s.status === 'fulfilled') t.teardown(() => s.value.stop());
   const [plain, guarded] = started.map((s) => {
     if (s.status === 'rejected') throw s.reason;
@@ -738,14 +1332,18 @@ t.test('bypass attempts: executed by dockerd without the plugin, refused with it
   t.equal(hello.code, 0, `docker run hello-world opens the gate: ${hello.stderr}`);
   const base = { plain: await snapshot(plain), guarded: await snapshot(guarded) };
 
-  for (const c of CASES) {
+  // BYPASS_ONLY=16a,17b runs only those cases (while working on them).
+  const only = process.env.BYPASS_ONLY?.split(',');
+  for (const c of CASES.filter((c) => !only || only.includes(c.id))) {
     await t.test(`${c.id}. ${c.name}`, async (t) => {
       if (c.note) t.comment(c.note);
       if (c.route === false) t.comment(`NOT a route on dockerd 20.10: the daemon without the plugin refuses it too`);
 
       await t.test(c.route === false ? 'dockerd without the plugin refuses it' : 'dockerd without the plugin executes it', async (t) => {
         try {
-          const env: Env = { d: plain, fx: (await c.setup?.(plain)) ?? {}, token: `${c.id}-plain`, assets };
+          const token = `${c.id}-plain`;
+          const fx = (await c.setup?.(plain, { assets, token, withoutPlugin: (fn) => fn() })) ?? {};
+          const env: Env = { d: plain, fx, token, assets };
           const res = await sendRaw(plain.socket, rawRequest(c.request(env)));
           await c.executed(t, env, res);
         } finally {
@@ -759,7 +1357,17 @@ t.test('bypass attempts: executed by dockerd without the plugin, refused with it
       }
       await t.test('dockerd with the plugin refuses it and does nothing', async (t) => {
         try {
-          const env: Env = { d: guarded, fx: (await c.setup?.(guarded)) ?? {}, token: `${c.id}-guarded`, assets };
+          const token = `${c.id}-guarded`;
+          const withoutPlugin: WithoutPlugin = async (fn) => {
+            await guarded.setAuthzPlugins([]);
+            try {
+              return await fn();
+            } finally {
+              await guarded.setAuthzPlugins([name]);
+            }
+          };
+          const fx = (await c.setup?.(guarded, { assets, token, withoutPlugin })) ?? {};
+          const env: Env = { d: guarded, fx, token, assets };
           const before = await snapshot(guarded);
           const spec = c.request(env);
           const logMark = plugin.lines().length;
@@ -775,7 +1383,7 @@ t.test('bypass attempts: executed by dockerd without the plugin, refused with it
           const prefix = `authorization denied by plugin ${name}: `;
           t.ok(message.startsWith(prefix), `the plugin refused it: ${message}`);
           t.match(message.slice(prefix.length), c.refusal, 'for the expected rule');
-          t.same(await snapshot(guarded), before, 'no container, volume or image appeared');
+          t.same(await snapshot(guarded), before, 'no container, volume, image or network appeared');
           await c.untouched?.(t, env);
         } finally {
           await restore(guarded, base.guarded);
@@ -783,6 +1391,76 @@ t.test('bypass attempts: executed by dockerd without the plugin, refused with it
       });
     });
   }
+
+  await t.test('everyday forms of the same operations stay allowed', async (t) => {
+    if (only && !only.includes('everyday')) return;
+    const docker = async (args: string[]) => {
+      const r = await guarded.docker(args);
+      t.equal(r.code, 0, `docker ${args.join(' ')}: ${r.stderr}`);
+      return r.stdout.trim();
+    };
+    await docker(['network', 'create', 'everyday-net']);
+    const compose = await sendRaw(
+      guarded.socket,
+      rawRequest(
+        json('/v1.41/networks/create', {
+          Name: 'proj_default',
+          Driver: '',
+          CheckDuplicate: true,
+          Internal: false,
+          Attachable: false,
+          EnableIPv6: false,
+          Labels: { 'com.docker.compose.network': 'default', 'com.docker.compose.project': 'proj', 'com.docker.compose.version': '2.29.1' },
+        }),
+      ),
+    );
+    t.equal(compose.status, 201, `a compose project's default network: ${describe(compose)}`);
+    const id = await docker(['create', '--network', 'proj_default', B, 'true']);
+    await docker(['network', 'connect', 'everyday-net', id]);
+    await docker(['network', 'disconnect', 'everyday-net', id]);
+    await docker([
+      'run',
+      '--rm',
+      '--security-opt',
+      'no-new-privileges=true',
+      '--ulimit',
+      'nofile=1024:2048',
+      '--pids-limit',
+      '100',
+      '--oom-score-adj',
+      '100',
+      B,
+      'true',
+    ]);
+    await docker(['rm', '-f', id]);
+    await docker(['network', 'rm', 'everyday-net', 'proj_default']);
+
+    // Nothing can be pulled here (no network): the plugin must have let the daemon try.
+    for (const ref of [
+      'busybox',
+      'alpine:3.20',
+      'library/debian:stable',
+      'docker.io/library/nginx',
+      'ghcr.io/someone/app:1',
+      'quay.io/org/tool',
+      'mcr.microsoft.com/dotnet/runtime',
+    ]) {
+      const mark = plugin.lines().length;
+      const res = await sendRaw(guarded.socket, rawRequest(pull(ref)), { timeoutMs: 60_000 });
+      t.notMatch(res.body, 'authorization denied', `docker pull ${ref} reached the daemon: ${describe(res)}`);
+      const decision = await plugin.waitForLine(
+        (r: { msg?: string; op?: string; allow?: boolean }) => r.msg === 'decision' && r.op === 'image.create',
+        10_000,
+        mark,
+      );
+      t.equal(decision.allow, true, `the plugin allowed the pull of ${ref}`);
+    }
+    const login = await sendRaw(
+      guarded.socket,
+      rawRequest(json('/v1.41/auth', { username: 'u', password: 'p', serveraddress: 'registry.example.com' })),
+    );
+    t.notMatch(login.body, 'authorization denied', `docker login registry.example.com reached the daemon: ${describe(login)}`);
+  });
 
   t.comment(
     '14. retry with an empty body: the daemon resends an AuthZReq with an empty body only when the plugin connection fails; a client cannot send it through the daemon (see test/integration/server.test.ts).',

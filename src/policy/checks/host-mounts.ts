@@ -1,13 +1,32 @@
+import { hostname } from 'node:os';
 import { canonicalHostPath, isWithin } from '../host-path.js';
+import { parseIP } from '../ip.js';
+import { readRegistryHost, registryOnHost } from '../registry-host.js';
 import { firstInViews, quote, type CheckFactory, type Violation } from './check.js';
 
 // Filesystem types the local volume driver mounts from somewhere other than the host's disks and
 // kernel. Anything else (proc, sysfs, cgroup, overlay with lowerdir=, ext4 on a device, ...) reaches
 // the host, whatever the device is called.
 const NON_HOST_FS = new Set(['tmpfs', 'nfs', 'nfs4', 'cifs', 'smb3']);
+const NETWORK_FS = new Set(['nfs', 'nfs4', 'cifs', 'smb3']);
 
 /** What a `local` volume with these driver options mounts from the host, if anything. */
-export type LocalVolumeAccess = { readonly kind: 'bind'; readonly path: string } | { readonly kind: 'mount'; readonly type: string };
+export type LocalVolumeAccess =
+  | { readonly kind: 'bind'; readonly path: string }
+  | { readonly kind: 'mount'; readonly type: string }
+  /** A network filesystem: the servers it names (`addr=`, `host:/export`, `//host/share`). */
+  | { readonly kind: 'network'; readonly type: string; readonly servers: readonly string[] };
+
+function networkServers(device: string, o: readonly string[]): string[] {
+  const servers = o.filter((x) => x.startsWith('addr=')).map((x) => x.slice('addr='.length));
+  const cifs = /^\/\/([^/]+)/.exec(device);
+  if (cifs) servers.push(cifs[1]!);
+  else {
+    const nfs = /^(\[[^\]]*\]|[^:/]+):/.exec(device);
+    if (nfs) servers.push(nfs[1]!);
+  }
+  return servers;
+}
 
 export function localVolumeHostAccess(
   driver: string | undefined,
@@ -16,10 +35,13 @@ export function localVolumeHostAccess(
   if (!options || options.size === 0) return undefined;
   const d = (driver ?? '').trim().toLowerCase();
   if (d !== '' && d !== 'local') return undefined;
-  const o = (options.get('o') ?? '').split(',').map((s) => s.trim().toLowerCase());
+  // moby/sys/mount reads the flags exactly: only "bind" and "rbind" make a bind; "BIND" or " bind"
+  // is passed to the filesystem as data, and the `type` decides what is mounted.
+  const o = (options.get('o') ?? '').split(',');
   if (o.includes('bind') || o.includes('rbind')) return { kind: 'bind', path: options.get('device') ?? '' };
   const type = (options.get('type') ?? '').trim().toLowerCase();
   if (type === '' && options.get('device') === undefined) return undefined; // options the driver rejects anyway
+  if (NETWORK_FS.has(type)) return { kind: 'network', type, servers: networkServers(options.get('device') ?? '', o) };
   return NON_HOST_FS.has(type) ? undefined : { kind: 'mount', type };
 }
 
@@ -35,6 +57,8 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
     const p = canonicalHostPath(path);
     return allowed.some((dir) => isWithin(p, dir));
   };
+  const self = hostname().toLowerCase();
+  const hostNames = new Set([self, self.split('.')[0]!].filter((n) => n !== ''));
   const outside = (field: string, shown: string): Violation => ({
     field,
     reason: `${quote(shown)} mounts a host path outside the allowed list`,
@@ -47,7 +71,21 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
   ): Violation | undefined => {
     const access = localVolumeHostAccess(driver, options);
     if (!access) return undefined;
-    if (access.kind === 'bind') return permitted(access.path) ? undefined : outside(`${field}.device`, access.path);
+    if (access.kind === 'bind') {
+      // A relative device is resolved against the daemon's working directory, which the plugin does not know.
+      if (!access.path.startsWith('/')) return { field: `${field}.device`, reason: `${quote(access.path)} is a relative host path` };
+      return permitted(access.path) ? undefined : outside(`${field}.device`, access.path);
+    }
+    if (access.kind === 'network') {
+      // The daemon mounts from the host's network namespace: a server on this host exports host files.
+      const server = access.servers.find((s) => {
+        const bare = s.split('%')[0]!; // an IPv6 zone
+        return registryOnHost(readRegistryHost(parseIP(bare) ? `[${bare}]` : s), hostNames);
+      });
+      return server === undefined
+        ? undefined
+        : { field, reason: `mounts ${access.type} from ${quote(server)}, a server on this host (the daemon mounts it from the host)` };
+    }
     return { field: `${field}.type`, reason: `${quote(access.type)} makes the local volume driver mount a host filesystem` };
   };
 

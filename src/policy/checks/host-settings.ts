@@ -7,12 +7,16 @@ function sysctlMatcher(patterns: readonly string[]): (key: string) => boolean {
   return (key) => exact.has(key) || prefixes.some((p) => key.startsWith(p));
 }
 
-// A URL the daemon would fetch: http(s) and git remotes, not "-" (the request body) or a local name.
-const isRemote = (v: string | null): v is string => v !== null && /^(https?:\/\/|git@|git:\/\/|github\.com\/)/i.test(v.trim());
+// The build's `remote`: empty (the context is the request body) and "client-session" (BuildKit
+// reads it from the client) fetch nothing; the daemon fetches git (`git://`, `git@`, `github.com/`,
+// `*.git` URLs) and http(s) remotes, and refuses anything else, so anything else is refused too.
+const isRemote = (v: string | null): v is string => v !== null && v !== '' && v !== 'client-session';
 
 export const hostSettings: CheckFactory<'host-settings'> = (rule) => {
   const runtimes = new Set(rule.allowedRuntimes);
-  const logDrivers = new Set(rule.allowedLogDrivers.map((d) => d.toLowerCase()));
+  // Names are exact, as the daemon's driver registry reads them: "JSON-FILE" is not json-file but a
+  // plugin lookup.
+  const logDrivers = new Set(rule.allowedLogDrivers);
   const sysctlAllowed = sysctlMatcher(rule.allowedSysctls);
 
   return function checkHostSettings(req): Violation | undefined {
@@ -39,8 +43,11 @@ export const hostSettings: CheckFactory<'host-settings'> = (rule) => {
       if (hc.Runtime && !runtimes.has(hc.Runtime))
         return { field: `${prefix}Runtime`, reason: `${quote(hc.Runtime)} is not an allowed runtime` };
       const driver = hc.LogConfig?.Type;
-      if (driver && !logDrivers.has(driver.trim().toLowerCase())) {
-        return { field: `${prefix}LogConfig.Type`, reason: `${quote(driver)} sends logs off this host` };
+      if (driver && !logDrivers.has(driver)) {
+        return {
+          field: `${prefix}LogConfig.Type`,
+          reason: `${quote(driver)} sends logs off this host or loads a plugin (allowed log drivers: ${rule.allowedLogDrivers.join(', ')})`,
+        };
       }
       for (const key of hc.Sysctls?.keys() ?? []) {
         if (!sysctlAllowed(key)) return { field: `${prefix}Sysctls[${quote(key)}]`, reason: 'sets a kernel parameter' };

@@ -1,32 +1,51 @@
+import { parseGoBool } from '../../request/go-values.js';
 import { firstInViews, quote, type CheckFactory, type Violation } from './check.js';
 
-// Returns why a --security-opt value weakens confinement, or undefined when it does not.
-function weakening(opt: string): string | undefined {
-  const sep = opt.search(/[=:]/);
-  const key = (sep === -1 ? opt : opt.slice(0, sep)).trim().toLowerCase();
-  const value = (sep === -1 ? '' : opt.slice(sep + 1)).trim().toLowerCase();
+/**
+ * Why a --security-opt value weakens confinement, or undefined when it does not. Read as the
+ * daemon's parseSecurityOpt reads it (daemon/daemon_unix.go): `no-new-privileges` and `disable`
+ * alone; otherwise split at the first '=' if there is one, else at the first ':'; keys compared
+ * exactly; `no-new-privileges` and `writable-cgroups` values read with strconv.ParseBool. A value
+ * the daemon refuses (an unknown key, a bad boolean) is refused here too: newer daemons accept
+ * keys older ones did not.
+ */
+export function weakening(opt: string): string | undefined {
+  if (opt === 'no-new-privileges') return undefined;
+  if (opt === 'disable') return 'disables SELinux labelling (the daemon reads it as label=disable)';
+  const sep = opt.includes('=') ? opt.indexOf('=') : opt.indexOf(':');
+  if (sep === -1) return 'is not an option the daemon accepts';
+  const key = opt.slice(0, sep);
+  const value = opt.slice(sep + 1);
   switch (key) {
     case 'seccomp':
-      // Any profile other than the built-in one may allow every syscall.
-      return value === 'builtin' ? undefined : value === 'unconfined' ? 'disables seccomp' : 'replaces the seccomp profile';
+      // Empty: the daemon's own profile. Anything else but the built-in one may allow every syscall.
+      return value === '' || value === 'builtin' ? undefined : value === 'unconfined' ? 'disables seccomp' : 'replaces the seccomp profile';
     case 'apparmor':
-      return value === 'unconfined' ? 'disables AppArmor' : value === 'docker-default' ? undefined : 'replaces the AppArmor profile';
+      // Profile names are case-sensitive: only the default profile (or none given) is confinement we know.
+      return value === '' || value === 'docker-default'
+        ? undefined
+        : value === 'unconfined'
+          ? 'disables AppArmor'
+          : 'replaces the AppArmor profile';
     case 'label':
-      return value === 'disable'
-        ? 'disables SELinux labelling'
-        : value.startsWith('type:')
-          ? 'changes the SELinux process type'
-          : undefined;
+      // disable, or a chosen user, role, type or level (MCS categories): each changes what the process may touch.
+      return value === 'disable' ? 'disables SELinux labelling' : 'changes the SELinux context';
+    case 'no-new-privileges': {
+      const on = parseGoBool(value);
+      return on === true
+        ? undefined
+        : on === false
+          ? 'turns off no-new-privileges (lets processes gain privileges)'
+          : 'is not a boolean the daemon reads';
+    }
+    case 'writable-cgroups': {
+      const on = parseGoBool(value);
+      return on === false ? undefined : on === true ? 'makes the cgroup filesystem writable' : 'is not a boolean the daemon reads';
+    }
     case 'systempaths':
-      return value === 'unconfined' ? 'unmasks /proc and /sys paths' : undefined;
-    case 'no-new-privileges':
-      return value === 'false' ? 'allows gaining privileges' : undefined;
-    case 'disable': // the daemon reads a bare "disable" as label=disable
-      return 'disables SELinux labelling';
-    case 'writable-cgroups':
-      return value === 'false' ? undefined : 'makes the cgroup filesystem writable';
+      return value === 'unconfined' ? 'unmasks /proc and /sys paths' : 'is not an option the daemon accepts';
     default:
-      return undefined;
+      return 'is not an option the daemon accepts';
   }
 }
 

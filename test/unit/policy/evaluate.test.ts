@@ -401,3 +401,29 @@ t.test('the default policy keeps cluster and plugin administration closed', asyn
     t.match(decide(env), { allow: false, rule: 'cluster-and-plugins' }, u);
   }
 });
+
+t.test('denials of the side doors name the rule, the CLI flag, the API field and what is allowed', async (t) => {
+  const cases: [Record<string, unknown>, string][] = [
+    [
+      envelope('POST', '/v1.41/networks/create', { Name: 'n', Driver: 'macvlan', Options: { parent: 'eth0' } }),
+      'denied by rule networks: --driver (Driver) "macvlan" attaches containers directly to a host interface, on the host\'s own network (allowed drivers: bridge)',
+    ],
+    [
+      envelope('POST', '/v1.41/networks/create', { Name: 'n', Options: { parent: 'eth0' } }),
+      'denied by rule networks: --opt parent (Options["parent"]) names a host interface to attach the network\'s containers to (allowed options: com.docker.network.driver.mtu, com.docker.network.bridge.enable_icc, com.docker.network.bridge.enable_ip_masquerade, com.docker.network.container_iface_prefix)',
+    ],
+    [
+      envelope('POST', '/v1.41/images/create?fromImage=127.0.0.1%3A5000%2Fx&tag=latest', undefined, { 'Content-Length': '0' }),
+      'denied by rule registries: docker pull (fromImage) "127.0.0.1:5000/x" goes to registry "127.0.0.1:5000", a loopback address: the daemon would talk to services on this host (any registry not on this host)',
+    ],
+    [
+      envelope('POST', '/v1.41/containers/create', { Image: 'b', HostConfig: { OomScoreAdj: -1000 } }),
+      "denied by rule host-resources: --oom-score-adj (HostConfig.OomScoreAdj) -1000 makes the host's own processes die first when memory runs out (minimum 0)",
+    ],
+    [
+      envelope('POST', '/v1.41/containers/create', { Image: 'b', HostConfig: { SecurityOpt: ['no-new-privileges:f'] } }),
+      'denied by rule security-options: HostConfig.SecurityOpt[0] "no-new-privileges:f" turns off no-new-privileges (lets processes gain privileges)',
+    ],
+  ];
+  for (const [env, message] of cases) t.match(decide(env), { allow: false, message }, message.slice(0, 60));
+});

@@ -11,7 +11,19 @@ t.test('the shipped default policy is valid and has the promised rules', async (
   t.same(r.policy.hello, { enabled: true, image: 'hello-world', scope: 'identity', mode: 'enforce' });
   t.same(
     r.policy.rules.map((x) => x.kind),
-    ['privileged', 'host-mounts', 'capabilities', 'devices', 'host-namespaces', 'security-options', 'host-settings', 'operations'],
+    [
+      'privileged',
+      'host-mounts',
+      'capabilities',
+      'devices',
+      'host-namespaces',
+      'security-options',
+      'host-settings',
+      'networks',
+      'registries',
+      'host-resources',
+      'operations',
+    ],
   );
 });
 

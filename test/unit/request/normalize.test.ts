@@ -167,3 +167,91 @@ t.test('bodies of 1 MiB or more are refused on every daemon version, not only wh
   const justUnder = { Image: 'x', Labels: { pad: 'x'.repeat(1024 * 1024 - 100) } };
   t.match(normalize(envelope('POST', '/v1.41/containers/create', justUnder)), { ok: true });
 });
+
+t.test('network bodies are decoded as the daemon decodes them, and must be visible', async (t) => {
+  const created = normalize(
+    envelope('POST', '/v1.41/networks/create', {
+      name: 'n',
+      DRIVER: 'macvlan',
+      Options: { parent: 'eth0', Parent: 'eth1' },
+      IPAM: { Config: [{ Subnet: '10.0.0.0/8', AuxiliaryAddresses: { a: '10.0.0.2' } }] },
+    }),
+  );
+  t.ok(created.ok);
+  if (created.ok && created.request.subject.kind === 'network-create') {
+    const n = created.request.subject.network;
+    t.equal(n.Driver, 'macvlan', 'keys match case-insensitively');
+    t.same([...n.Options!.keys()], ['parent', 'Parent'], 'map keys are exact');
+    t.equal(n.IPAM!.Config![0]!.AuxiliaryAddresses!.get('a'), '10.0.0.2', 'the JSON name of AuxAddress is AuxiliaryAddresses');
+  } else t.fail('network-create subject');
+  t.match(normalize(envelope('POST', '/v1.41/networks/create', '{"Driver":"bridge","driver":"macvlan"}')), {
+    ok: false,
+    code: 'AUTHZ_BODY_AMBIGUOUS',
+  });
+  t.match(normalize(envelope('POST', '/v1.41/networks/create', undefined, { 'Content-Length': '0' })), {
+    ok: false,
+    code: 'AUTHZ_BODY_NOT_VISIBLE',
+  });
+  t.match(
+    normalize(envelope('POST', '/v1.41/networks/n/connect', undefined, { 'Content-Type': 'application/json', 'Content-Length': '90' })),
+    {
+      ok: false,
+      code: 'AUTHZ_BODY_NOT_VISIBLE',
+    },
+  );
+  t.match(normalize(envelope('POST', '/v1.41/networks/n/disconnect', { Container: 5 })), { ok: false, code: 'AUTHZ_BODY_INVALID' });
+  t.match(
+    normalize(
+      envelope('POST', '/v1.41/networks/n/connect', { Container: 'c', EndpointConfig: { IPAMConfig: { IPv4Address: '10.1.1.1' } } }),
+    ),
+    {
+      ok: true,
+      request: {
+        subject: {
+          kind: 'network-connect',
+          endpoint: { prefix: 'EndpointConfig.', endpoint: { IPAMConfig: { IPv4Address: '10.1.1.1' } } },
+        },
+      },
+    },
+  );
+  t.match(normalize(envelope('POST', '/v1.41/networks/n/connect', { Container: 'c' })), {
+    ok: true,
+    request: { subject: { kind: 'network-connect', endpoint: undefined } },
+  });
+});
+
+t.test('a login keeps only the registry it goes to', async (t) => {
+  const r = normalize(
+    envelope('POST', '/v1.41/auth', { username: 'u', password: 's3cret', serveraddress: 'https://u:pw@127.0.0.1:5000/v2/' }),
+  );
+  t.match(r, { ok: true, request: { op: 'system.auth', subject: { kind: 'login', registry: '127.0.0.1:5000' } } });
+  t.notMatch(JSON.stringify(r.ok && r.request.subject), /s3cret|pw/, 'no credentials are kept');
+  t.match(normalize(envelope('POST', '/v1.41/auth', { username: 'u', password: 'p' })), {
+    ok: true,
+    request: { subject: { kind: 'login', registry: 'docker.io' } },
+  });
+  t.match(normalize(envelope('POST', '/v1.41/auth', undefined, { 'Content-Type': 'application/json', 'Content-Length': '80' })), {
+    ok: true,
+    request: { subject: { kind: 'login', registry: undefined } },
+  });
+  t.match(normalize(envelope('POST', '/v1.41/auth', '{"serveraddress":"a","ServerAddress":"b"}')), {
+    ok: false,
+    code: 'AUTHZ_BODY_AMBIGUOUS',
+  });
+  t.match(normalize(envelope('POST', '/v1.41/auth', { serveraddress: 'http://a\tb' })), { ok: false, code: 'AUTHZ_BODY_INVALID' });
+  const ambiguous = normalize(envelope('POST', '/v1.41/auth', '{"password":"s3cret","serveraddress":"a","serverAddress":"b"}'));
+  t.notMatch(JSON.stringify(ambiguous), /s3cret/, 'errors name keys, never values');
+});
+
+t.test('build ulimits are decoded from their JSON query parameter', async (t) => {
+  const r = normalize(
+    envelope('POST', '/v1.41/build?ulimits=%5B%7B%22Name%22%3A%22rtprio%22%2C%22Hard%22%3A99%2C%22Soft%22%3A1%7D%2Cnull%5D', undefined, {
+      'Content-Type': 'application/x-tar',
+    }),
+  );
+  t.match(r, { ok: true, request: { subject: { kind: 'build', ulimits: [{ Name: 'rtprio', Hard: 99, Soft: 1 }] } } });
+  t.match(normalize(envelope('POST', '/v1.41/build?ulimits=nope', undefined, { 'Content-Type': 'application/x-tar' })), {
+    ok: false,
+    code: 'AUTHZ_BODY_INVALID',
+  });
+});
