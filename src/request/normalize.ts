@@ -1,7 +1,6 @@
 import { codes, codedError, isCodedError, type ErrorCode } from '../errors.js';
 import { header, untrustedBody, viewBody, type BodyView, type Headers } from './body.js';
 import { containerCreateShape, containerUpdateShape, execCreateShape, hostConfigShape, volumeCreateShape } from './docker-shapes.js';
-import { decodeStruct } from './go-decode.js';
 import { matchRoute } from './routes.js';
 import { serviceView } from './service-spec.js';
 import type { AuthzEnvelope, DockerRequest, HostConfigFields, Identity, Subject } from './types.js';
@@ -21,13 +20,13 @@ interface BodyRule {
 
 const NONE: Subject = { kind: 'none' };
 
-function jsonNode(body: BodyView) {
+function jsonBody(body: BodyView) {
   if (body.kind !== 'json') throw codedError(codes.BODY_NOT_VISIBLE, 'unreachable');
-  return body.node;
+  return body.json;
 }
 
 function serviceSubject(body: BodyView): Subject {
-  const { image, view } = serviceView(jsonNode(body));
+  const { image, view } = serviceView(jsonBody(body));
   return { kind: 'container', image, views: [view] };
 }
 
@@ -36,7 +35,7 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   'container.create': {
     required: true,
     subject: (body) => {
-      const top = decodeStruct(jsonNode(body), containerCreateShape, '');
+      const top = jsonBody(body).decode(containerCreateShape);
       const inner = top.HostConfig as HostConfigFields | undefined;
       // Old clients put HostConfig fields at the top level; judge both places.
       const views = [{ prefix: '', hc: top as HostConfigFields }];
@@ -48,22 +47,20 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   'container.start': {
     required: false,
     subject: (body) =>
-      body.kind === 'json'
-        ? { kind: 'container', image: undefined, views: [{ prefix: '', hc: decodeStruct(body.node, hostConfigShape, '') }] }
-        : NONE,
+      body.kind === 'json' ? { kind: 'container', image: undefined, views: [{ prefix: '', hc: body.json.decode(hostConfigShape) }] } : NONE,
   },
   'container.update': {
     required: true,
     subject: (body) => ({
       kind: 'container',
       image: undefined,
-      views: [{ prefix: '', hc: decodeStruct(jsonNode(body), containerUpdateShape, '') }],
+      views: [{ prefix: '', hc: jsonBody(body).decode(containerUpdateShape) }],
     }),
   },
   'container.exec.create': {
     required: true,
     subject: (body) => {
-      const exec = decodeStruct(jsonNode(body), execCreateShape, '');
+      const exec = jsonBody(body).decode(execCreateShape);
       return { kind: 'exec', privileged: exec.Privileged === true, user: exec.User as string | undefined };
     },
   },
@@ -73,7 +70,7 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   'volume.create': {
     required: true,
     subject: (body) => {
-      const v = decodeStruct(jsonNode(body), volumeCreateShape, '');
+      const v = jsonBody(body).decode(volumeCreateShape);
       return {
         kind: 'volume',
         driver: (v.Driver as string | undefined) ?? '',
