@@ -1,0 +1,448 @@
+import fc from 'fast-check';
+import t from 'tap';
+import { isCodedError } from '../../../src/errors.js';
+import {
+  containerCreateShape,
+  containerUpdateShape,
+  execCreateShape,
+  hostConfigShape,
+  mountShape,
+  volumeCreateShape,
+} from '../../../src/request/docker-shapes.js';
+import { decodeStruct as decodeFast, Unproven } from '../../../src/request/fast-decode.js';
+import { parseProven, UNPROVEN } from '../../../src/request/fast-parse.js';
+import { decodeStruct as decodeExact, type Shape, type StructShape } from '../../../src/request/go-decode.js';
+import { readJsonBody } from '../../../src/request/json-body.js';
+import { MAX_DEPTH, parseJson } from '../../../src/request/json-parse.js';
+import { serviceSpecShape } from '../../../src/request/service-spec.js';
+import { loadCorpus } from '../../helpers/corpus.js';
+
+// The differential test of the two body decoders: for any bytes and any shape, the fast path
+// (JSON.parse + proof, fast-decode.ts) and the exact tokenizer (json-parse.ts + go-decode.ts) give
+// the same value, or the same refusal, word for word.
+
+// A structure with more fields than the fast decoder's seen-bits hold.
+const wide: StructShape = {
+  struct: Object.fromEntries(
+    Array.from({ length: 40 }, (_, i) => [`Field${i}`, i % 3 === 0 ? 'bool' : i % 3 === 1 ? 'string' : { slice: 'string' }]),
+  ),
+};
+const nested: StructShape = {
+  struct: {
+    Kind: 'string',
+    Items: { slice: { slice: 'number' } },
+    Opts: { map: { struct: { Sis: 'bool', Id: 'strslice' } } },
+    Inner: { pointer: true, struct: { Kind: 'string', Wide: wide } },
+    Plain: { struct: { Is: 'bool' } },
+    Plains: { slice: { struct: { Is: 'bool' } } },
+    Maps: { slice: { map: 'string' } },
+  },
+};
+const SHAPES: readonly StructShape[] = [
+  containerCreateShape,
+  hostConfigShape,
+  containerUpdateShape,
+  execCreateShape,
+  volumeCreateShape,
+  mountShape,
+  serviceSpecShape,
+  wide,
+  nested,
+];
+
+// ---- what each side answers ----
+
+// A value spelled out with everything that tells two decodings apart: key order, Map order,
+// present-but-undefined fields, -0, prototypes.
+function canon(v: unknown): unknown {
+  if (v === undefined) return { undef: true };
+  if (typeof v === 'number') return Object.is(v, -0) ? { negZero: true } : Number.isFinite(v) ? v : { num: String(v) };
+  if (v instanceof Map) return { map: [...v].map(([k, x]) => [k, canon(x)]) };
+  if (Array.isArray(v)) return { arr: Array.from(v, canon) };
+  if (v !== null && typeof v === 'object') {
+    return {
+      obj: Object.keys(v).map((k) => [k, canon((v as Record<string, unknown>)[k])]),
+      plain: Object.getPrototypeOf(v) === Object.prototype,
+    };
+  }
+  return v;
+}
+
+function outcome(run: () => unknown): string {
+  try {
+    return JSON.stringify({ value: canon(run()) });
+  } catch (err) {
+    if (isCodedError(err)) return JSON.stringify({ code: err.code, message: err.message });
+    return JSON.stringify({ crash: String(err) });
+  }
+}
+
+// What the daemon-side reading was before the fast path: the exact tokenizer and decoder.
+function exact(bytes: Buffer, shape: StructShape): string {
+  return outcome(() => {
+    const { value, rest } = parseJson(bytes.toString('utf8'));
+    if (rest.trim() !== '') throw Object.assign(new Error('request body has data after its JSON value'), { code: 'AUTHZ_BODY_AMBIGUOUS' });
+    return decodeExact(value, shape, '');
+  });
+}
+
+const tally = { cases: 0, proven: 0, decodedFast: 0, refusedFast: 0 };
+
+/** Checks one body against one shape; returns a description of a disagreement, or undefined. */
+function disagreement(bytes: Buffer, shape: StructShape): string | undefined {
+  tally.cases++;
+  const want = exact(bytes, shape);
+  const got = outcome(() => readJsonBody(bytes).decode(shape));
+  if (got !== want) return `readJsonBody: ${got}\n   exact: ${want}`;
+  // And the fast decoder by itself, wherever the proof holds and it does not hand back.
+  const text = bytes.toString('utf8');
+  const value = parseProven(text, bytes);
+  if (value === UNPROVEN) return undefined;
+  tally.proven++;
+  let unproven = false;
+  const fast = outcome(() => {
+    try {
+      return decodeFast(value, shape, '');
+    } catch (err) {
+      if (err instanceof Unproven) unproven = true;
+      throw err;
+    }
+  });
+  if (unproven) return undefined;
+  if (fast.startsWith('{"value"')) tally.decodedFast++;
+  else tally.refusedFast++;
+  return fast === want ? undefined : `fast: ${fast}\nexact: ${want}`;
+}
+
+function check(bytes: Buffer, shape: StructShape): boolean {
+  const d = disagreement(bytes, shape);
+  if (d) throw new Error(`${JSON.stringify(bytes.toString('utf8')).slice(0, 2000)}\n${d}`);
+  return true;
+}
+
+// ---- bodies: trees rendered to text with every spelling JSON allows ----
+
+type Tree =
+  | { readonly t: 'lit'; readonly raw: string }
+  | { readonly t: 'str'; readonly v: string }
+  | { readonly t: 'arr'; readonly items: readonly Tree[] }
+  | { readonly t: 'obj'; readonly entries: readonly (readonly [string, Tree])[] };
+
+const lit = (raw: string): Tree => ({ t: 'lit', raw });
+const NUMBERS = ['0', '-0', '1', '-1', '1.5', '1e2', '1E+2', '2.5e-3', '1e400', '-1e400', '12345678901234567890123', '9007199254740993'];
+const CHARS = [
+  ...'aAsSkKiIz09 :,{}[]/',
+  '"',
+  '\\',
+  '\n',
+  '\t',
+  '\u0000',
+  '\u001f',
+  '\u007f',
+  '\u00e9',
+  '\u017f', // ſ
+  '\u212a', // Kelvin sign
+  '\u0131', // dotless i
+  '\u0130', // İ
+  '\u2028',
+  '\ufeff',
+  '\ud800', // lone surrogates
+  '\udc00',
+  '\u{1f600}',
+];
+const text = (max = 8) => fc.array(fc.constantFrom(...CHARS), { maxLength: max }).map((cs) => cs.join(''));
+
+const anyTree: fc.Arbitrary<Tree> = fc.letrec<{ tree: Tree }>((tie) => ({
+  tree: fc.oneof(
+    { depthSize: 'small', withCrossShrink: true },
+    fc.constantFrom(lit('null'), lit('true'), lit('false')),
+    fc.constantFrom(...NUMBERS).map(lit),
+    text().map((v): Tree => ({ t: 'str', v })),
+    fc.array(tie('tree'), { maxLength: 4 }).map((items): Tree => ({ t: 'arr', items })),
+    fc.array(fc.tuple(text(), tie('tree')), { maxLength: 4 }).map((entries): Tree => ({ t: 'obj', entries })),
+  ),
+})).tree;
+
+// Spellings of a Go field name that reach it: exact, any ASCII casing, and the non-ASCII folds
+// (which the decoders refuse).
+function spelling(name: string): fc.Arbitrary<string> {
+  const flips = fc.array(fc.integer({ min: 0, max: 9 }), { minLength: name.length, maxLength: name.length });
+  return fc.oneof(
+    { arbitrary: fc.constant(name), weight: 6 },
+    { arbitrary: flips.map((f) => [...name].map((c, i) => (f[i]! < 5 ? c.toLowerCase() : c.toUpperCase())).join('')), weight: 2 },
+    {
+      arbitrary: flips.map((f) =>
+        [...name]
+          .map((c, i) => {
+            if (f[i]! > 6) return c;
+            return ({ s: '\u017f', S: '\u017f', k: '\u212a', K: '\u212a', i: '\u0131', I: '\u0131' } as Record<string, string>)[c] ?? c;
+          })
+          .join(''),
+      ),
+      weight: 1,
+    },
+  );
+}
+
+const MAP_KEYS = [
+  'o',
+  'type',
+  'device',
+  'O',
+  '__proto__',
+  'constructor',
+  '0',
+  '1',
+  '10',
+  '2a',
+  '-1',
+  '',
+  'net.ipv4.ip_forward',
+  'a"b',
+  'k\\',
+];
+
+function treeFor(shape: Shape, depth: number): fc.Arbitrary<Tree> {
+  const wrong = depth > 3 ? fc.constantFrom(lit('1'), lit('true'), { t: 'str', v: 'x' } as Tree) : anyTree;
+  return fc.oneof(
+    { arbitrary: wellTyped(shape, depth), weight: 10 },
+    { arbitrary: fc.constant(lit('null')), weight: 1 },
+    { arbitrary: wrong, weight: 1 },
+  );
+}
+
+function wellTyped(shape: Shape, depth: number): fc.Arbitrary<Tree> {
+  if (shape === 'bool') return fc.constantFrom(lit('true'), lit('false'));
+  if (shape === 'number') return fc.constantFrom(...NUMBERS).map(lit);
+  if (shape === 'string') return text().map((v): Tree => ({ t: 'str', v }));
+  if (shape === 'strslice') return fc.oneof(wellTyped('string', depth), wellTyped({ slice: 'string' }, depth));
+  if ('slice' in shape) return fc.array(treeFor(shape.slice, depth + 1), { maxLength: 3 }).map((items): Tree => ({ t: 'arr', items }));
+  if ('map' in shape) {
+    const key = fc.oneof(fc.constantFrom(...MAP_KEYS), text(4));
+    return fc.array(fc.tuple(key, treeFor(shape.map, depth + 1)), { maxLength: 4 }).map((entries): Tree => ({ t: 'obj', entries }));
+  }
+  const names = Object.keys(shape.struct);
+  const known = fc
+    .subarray(names, { maxLength: Math.min(8, names.length) })
+    .chain((chosen) => fc.tuple(...chosen.map((n) => fc.tuple(spelling(n), treeFor(shape.struct[n]!, depth + 1)))));
+  const unknown = fc.array(fc.tuple(fc.oneof(text(6), fc.constantFrom('Env', 'Labels', '__proto__', '7', 'hostname')), anyTree), {
+    maxLength: 3,
+  });
+  return fc.tuple(known, unknown, fc.nat(), fc.boolean()).map(([k, u, seed, dup]) => {
+    const entries: (readonly [string, Tree])[] = [...k, ...u];
+    // A deterministic shuffle, then maybe a key given twice (same or another spelling).
+    for (let i = entries.length - 1; i > 0; i--) {
+      const j = (seed + i * 7919) % (i + 1);
+      [entries[i], entries[j]] = [entries[j]!, entries[i]!];
+    }
+    if (dup && entries.length > 0) {
+      const [key, v] = entries[seed % entries.length]!;
+      const again = seed % 3 === 0 ? key : seed % 3 === 1 ? key.toLowerCase() : key.toUpperCase();
+      entries.splice(seed % (entries.length + 1), 0, [again, v]);
+    }
+    return { t: 'obj', entries };
+  });
+}
+
+interface Style {
+  readonly ws: string;
+  /** Chance (in %) that a character of a key / of a string value is written as an escape. */
+  readonly escapeKeys: number;
+  readonly escapeStrings: number;
+  readonly seed: number;
+}
+const style: fc.Arbitrary<Style> = fc.record({
+  ws: fc.constantFrom('', '', ' ', '\n  ', '\t', '\r\n'),
+  escapeKeys: fc.constantFrom(0, 0, 10, 100),
+  escapeStrings: fc.constantFrom(0, 10, 100),
+  seed: fc.nat(),
+});
+
+function render(tree: Tree, s: Style): string {
+  let state = s.seed | 1;
+  const rand = (n: number) => {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    return state % n;
+  };
+  const quote = (v: string, escapePct: number) => {
+    let out = '"';
+    for (const unit of v.split('')) {
+      const c = unit.charCodeAt(0);
+      const must = c < 0x20 || unit === '"' || unit === '\\';
+      const isSurrogate = c >= 0xd800 && c <= 0xdfff;
+      if (must || isSurrogate || rand(100) < escapePct) {
+        const short = { '"': '\\"', '\\': '\\\\', '\n': '\\n', '\t': '\\t', '/': '\\/' }[unit];
+        const hex = c.toString(16).padStart(4, '0');
+        out += short !== undefined && rand(2) === 0 ? short : `\\u${rand(2) ? hex : hex.toUpperCase()}`;
+      } else out += unit;
+    }
+    return `${out}"`;
+  };
+  const w = () => (rand(3) === 0 ? s.ws : '');
+  const go = (n: Tree): string => {
+    switch (n.t) {
+      case 'lit':
+        return n.raw;
+      case 'str':
+        return quote(n.v, s.escapeStrings);
+      case 'arr':
+        return `[${w()}${n.items.map((i) => go(i) + w()).join(`,${w()}`)}]`;
+      case 'obj':
+        return `{${w()}${n.entries.map(([k, v]) => `${quote(k, s.escapeKeys)}${w()}:${w()}${go(v)}${w()}`).join(`,${w()}`)}}`;
+    }
+  };
+  return w() + go(tree) + w();
+}
+
+// Text-level faults: trailing data, BOMs, deep nesting, invalid UTF-8, truncation.
+const mutation = fc.oneof(
+  { arbitrary: fc.constant((b: Buffer) => b), weight: 12 },
+  {
+    arbitrary: fc
+      .constantFrom(' ', '\n', 'x', '{}', '1', '\u00a0', '\ufeff', '\u2028', '\u0000', ']')
+      .map((tail) => (b: Buffer) => Buffer.concat([b, Buffer.from(tail)])),
+    weight: 2,
+  },
+  { arbitrary: fc.constant((b: Buffer) => Buffer.concat([Buffer.from('\ufeff'), b])), weight: 1 },
+  {
+    arbitrary: fc
+      .tuple(fc.nat(), fc.constantFrom([0xff], [0xc3], [0xe2, 0x82], [0xed, 0xa0, 0x80], [0xc0, 0xa2], [0xf0, 0x9f, 0x98]))
+      .map(([at, bad]) => (b: Buffer) => {
+        // Inside a string if there is one, where invalid UTF-8 survives parsing as U+FFFD.
+        const q = b.indexOf(0x22, at % Math.max(1, b.length));
+        const i = q === -1 ? at % (b.length + 1) : q + 1;
+        return Buffer.concat([b.subarray(0, i), Buffer.from(bad), b.subarray(i)]);
+      }),
+    weight: 2,
+  },
+  { arbitrary: fc.nat().map((at) => (b: Buffer) => b.subarray(0, at % (b.length + 1))), weight: 1 },
+  {
+    arbitrary: fc.tuple(fc.integer({ min: MAX_DEPTH - 3, max: MAX_DEPTH + 3 }), fc.boolean()).map(([depth, empty]) => (b: Buffer) => {
+      // Deep nesting under an ignored key, around the limit.
+      const inner = empty ? '' : '1';
+      const deep = '['.repeat(depth) + inner + ']'.repeat(depth);
+      const s = b.toString('latin1');
+      const brace = s.indexOf('{');
+      if (brace === -1) return Buffer.from(deep);
+      return Buffer.from(`${s.slice(0, brace + 1)}"Env":${deep}${s[brace + 1] === '}' ? '' : ','}${s.slice(brace + 1)}`, 'latin1');
+    }),
+    weight: 2,
+  },
+);
+
+const body = (shape: StructShape) =>
+  fc.tuple(treeFor(shape, 0), style, mutation).map(([tree, st, mutate]) => mutate(Buffer.from(render(tree, st), 'utf8')));
+
+const shapeAndBody = fc.constantFrom(...SHAPES).chain((shape) => fc.tuple(fc.constant(shape), body(shape)));
+
+// ---- the corpus ----
+
+function corpusBodies(): Buffer[] {
+  const out: Buffer[] = [];
+  for (const entry of loadCorpus())
+    for (const call of entry.requests) {
+      const b = call.payload?.RequestBody;
+      if (call.endpoint === 'AuthZReq' && typeof b === 'string' && b) out.push(Buffer.from(b, 'base64'));
+    }
+  return out;
+}
+
+t.test('the two decoders agree on every body in the corpus, with every shape', async (t) => {
+  const bodies = corpusBodies();
+  t.ok(bodies.length > 20, `${bodies.length} bodies`);
+  for (const b of bodies) for (const shape of SHAPES) t.equal(disagreement(b, shape), undefined);
+  const create = bodies.find((b) => b.includes('"HostConfig"'))!;
+  t.not(parseProven(create.toString('utf8'), create), UNPROVEN, 'a real create body takes the fast path');
+});
+
+t.test('the two decoders agree on generated and mutated bodies', async (t) => {
+  fc.assert(
+    fc.property(shapeAndBody, ([shape, bytes]) => check(bytes, shape)),
+    { numRuns: 1500 },
+  );
+  // The property says nothing if the fast path is never taken: make sure it mostly is.
+  t.ok(tally.proven > tally.cases / 3, `proven ${tally.proven} of ${tally.cases}`);
+  t.ok(tally.decodedFast > 100 && tally.refusedFast > 100, `fast: ${tally.decodedFast} decoded, ${tally.refusedFast} refused`);
+});
+
+t.test('the two decoders agree on corpus bodies with keys recased, repeated, escaped and retyped', async (t) => {
+  const bodies = corpusBodies().filter((b) => b.length > 100);
+  const edit = fc.oneof(
+    // Recase or fold one key.
+    fc.tuple(fc.nat(), fc.constantFrom('lower', 'upper', 'fold')).map(([n, how]) => (s: string) => {
+      const keys = [...s.matchAll(/"([A-Za-z]+)":/g)];
+      if (keys.length === 0) return s;
+      const m = keys[n % keys.length]!;
+      const k = m[1]!;
+      const r =
+        how === 'lower' ? k.toLowerCase() : how === 'upper' ? k.toUpperCase() : k.replace(/[sS]/, '\u017f').replace(/[kK]/, '\u212a');
+      return s.slice(0, m.index) + `"${r}":` + s.slice(m.index + m[0].length);
+    }),
+    // Repeat one key-value pair right after itself.
+    fc.nat().map((n) => (s: string) => {
+      const pairs = [...s.matchAll(/"[A-Za-z]+":(?:"[^"]*"|[a-z0-9-]+|\[\]|\{\}|null)/g)];
+      if (pairs.length === 0) return s;
+      const m = pairs[n % pairs.length]!;
+      const end = m.index + m[0].length;
+      return `${s.slice(0, end)},${m[0]}${s.slice(end)}`;
+    }),
+    // Write one key with \u escapes.
+    fc.nat().map((n) => (s: string) => {
+      const keys = [...s.matchAll(/"([A-Za-z]+)":/g)];
+      if (keys.length === 0) return s;
+      const m = keys[n % keys.length]!;
+      const esc = [...m[1]!].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`).join('');
+      return s.slice(0, m.index) + `"${esc}":` + s.slice(m.index + m[0].length);
+    }),
+    // Change one value's type.
+    fc.tuple(fc.nat(), fc.constantFrom('null', '"x"', '1', 'true', '[]', '{}', '["a",null]', '-0')).map(([n, v]) => (s: string) => {
+      const vals = [...s.matchAll(/":(?:"[^"]*"|[a-z0-9-]+|\[\]|\{\}|null)/g)];
+      if (vals.length === 0) return s;
+      const m = vals[n % vals.length]!;
+      return `${s.slice(0, m.index)}":${v}${s.slice(m.index + m[0].length)}`;
+    }),
+  );
+  fc.assert(
+    fc.property(fc.constantFrom(...bodies), fc.array(edit, { minLength: 1, maxLength: 4 }), fc.constantFrom(...SHAPES), (b, edits, shape) =>
+      check(Buffer.from(edits.reduce((s, e) => e(s), b.toString('utf8'))), shape),
+    ),
+    { numRuns: 600 },
+  );
+});
+
+t.test('the two decoders agree on arbitrary JSON and on arbitrary bytes', async (t) => {
+  fc.assert(
+    fc.property(fc.jsonValue({ maxDepth: 4 }), fc.constantFrom(...SHAPES), (v, shape) => check(Buffer.from(JSON.stringify(v)), shape)),
+    { numRuns: 500 },
+  );
+  fc.assert(
+    fc.property(fc.uint8Array({ maxLength: 40 }), fc.constantFrom(...SHAPES), (b, shape) => check(Buffer.from(b), shape)),
+    { numRuns: 500 },
+  );
+});
+
+t.test('cases the proof must catch', async (t) => {
+  const cases: [string, StructShape][] = [
+    ['{"Privileged":true,"Privileged":false}', hostConfigShape],
+    ['{"Env":[1],"Env":[2],"Privileged":true}', hostConfigShape], // a repeated key Go ignores
+    ['{"DriverOpts":{"o":1,"o":"x"}}', volumeCreateShape], // JSON.parse would drop the bad value
+    ['{"DriverOpts":{"b":"x","1":"y","0":"z"}}', volumeCreateShape], // V8 reorders integer keys
+    ['{"__proto__":{"Privileged":true},"__proto__":{}}', hostConfigShape],
+    ['{"\\u0050rivileged":true,"Privileged":false}', hostConfigShape],
+    ['{"HostConfig":{"Binds":["a\\"b"],"binds":[]}}', containerCreateShape],
+    ['{"a\\\\":1,"a\\\\":2,"Privileged":true}', hostConfigShape],
+    [`{"Env":${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}}`, hostConfigShape],
+    [`{"Env":${'['.repeat(MAX_DEPTH)}1${']'.repeat(MAX_DEPTH)}}`, hostConfigShape],
+    ['{"Privileged":true} ', hostConfigShape],
+    ['{"Privileged":true}\u00a0', hostConfigShape],
+    ['\ufeff{"Privileged":true}', hostConfigShape],
+    ['{"Count":-0}', { struct: { Count: 'number' } }],
+  ];
+  for (const [s, shape] of cases) t.equal(disagreement(Buffer.from(s), shape), undefined, s);
+  const proven = (s: string) => parseProven(s, Buffer.from(s)) !== UNPROVEN;
+  t.notOk(proven('{"a":1,"a":2}'), 'a repeated key is never proven');
+  t.ok(proven('{"Cmd":["sh","-c","echo \\"[{\\" \\\\"],"Privileged":true}'), 'escaped quotes and brackets in strings are read as text');
+  const deep = `${'['.repeat(MAX_DEPTH + 1)}${']'.repeat(MAX_DEPTH + 1)}`;
+  t.notOk(proven(deep), 'nesting past the limit is never proven');
+  t.ok(proven(`${'['.repeat(MAX_DEPTH)}${']'.repeat(MAX_DEPTH)}`), 'nesting up to the limit is');
+});
