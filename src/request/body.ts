@@ -1,5 +1,5 @@
 import { codes, codedError } from '../errors.js';
-import { readJsonBody, type JsonBody } from './json-body.js';
+import { JsonBody } from './json-body.js';
 
 export type Headers = Readonly<Record<string, string>>;
 
@@ -72,7 +72,7 @@ export function viewBody(encoded: unknown, headers: Headers): BodyView {
     if (declared !== undefined && Number(declared) !== bytes.length) {
       throw codedError(codes.BODY_INVALID, `request body is ${bytes.length} bytes but Content-Length says ${declared}`);
     }
-    return { kind: 'json', json: readJsonBody(bytes) };
+    return { kind: 'json', json: new JsonBody(bytes.toString('utf8')) };
   }
   if (encoded !== undefined && typeof encoded !== 'string') {
     throw codedError(codes.REQUEST_MALFORMED, 'RequestBody is not a string');

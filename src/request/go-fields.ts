@@ -1,4 +1,4 @@
-import { codes, codedError } from '../errors.js';
+import { codes, codedError, type CodedError } from '../errors.js';
 import type { Shape, StructShape } from './go-decode.js';
 
 // What both body decoders (the exact one over a JsonNode tree and the fast one over JSON.parse's
@@ -23,6 +23,11 @@ export interface Match {
 export interface FieldTable {
   readonly fields: readonly Field[];
   readonly byFold: ReadonlyMap<string, Field>;
+  /**
+   * No longer key can fold onto a field name: every code point folds to at least one character,
+   * and a code point is at most two UTF-16 units. Longer keys skip folding (bounded work per key).
+   */
+  readonly longestMatch: number;
   /** Keys already looked up (the Go names come pre-filled), so most keys cost one Map lookup. */
   readonly memo: Map<string, Match | null>;
   /**
@@ -78,7 +83,8 @@ export function fieldTable(shape: StructShape): FieldTable {
   if (table) return table;
   const fields = Object.entries(shape.struct).map(([name, s], index): Field => ({ name, shape: s, index, nullable: isNullable(s) }));
   const byFold = new Map(fields.map((f) => [f.name.toLowerCase(), f]));
-  table = { fields, byFold, memo: new Map(), recentKeys: [], recentMatches: [] };
+  const longestMatch = 2 * Math.max(0, ...fields.map((f) => f.name.length));
+  table = { fields, byFold, longestMatch, memo: new Map(), recentKeys: [], recentMatches: [] };
   tables.set(shape, table);
   for (const f of fields) matchKey(table, f.name);
   return table;
@@ -87,6 +93,7 @@ export function fieldTable(shape: StructShape): FieldTable {
 const matches = new WeakMap<Field, readonly [Match, Match]>();
 
 function lookup(table: FieldTable, key: string): Match | null {
+  if (key.length > table.longestMatch) return null;
   const { folded, viaUnicode } = foldKey(key);
   const field = table.byFold.get(folded);
   if (!field) return null;
@@ -111,12 +118,16 @@ export function matchKey(table: FieldTable, key: string): Match | undefined {
   return m ?? undefined;
 }
 
+// A key that JSON text spells with no escape: text-decode.ts compares such keys in place.
+// eslint-disable-next-line no-control-regex
+const PLAIN_KEY = /^[^"\\\x00-\x1f]*$/;
+
 /** matchKey for the `i`th key of an object. */
 export function matchAt(table: FieldTable, key: string, i: number): Match | undefined {
   if (table.recentKeys[i] === key) return table.recentMatches[i] ?? undefined;
   const m = matchKey(table, key);
   if (i < RECENT_LIMIT) {
-    table.recentKeys[i] = key.length <= MEMO_KEY_LENGTH ? key : undefined;
+    table.recentKeys[i] = key.length <= MEMO_KEY_LENGTH && PLAIN_KEY.test(key) ? key : undefined;
     table.recentMatches[i] = m ?? null;
   }
   return m;
@@ -127,14 +138,23 @@ export const fieldPath = (parent: string, name: string): string => (parent ? `${
 /** `where[key]`: how a map entry is named in messages. */
 export const entryPath = (where: string, key: string): string => `${where}[${JSON.stringify(key)}]`;
 
+export const typeRefusal = (field: string, jsonType: string, want: string): CodedError =>
+  codedError(codes.BODY_INVALID, `${field || 'body'} is a JSON ${jsonType} where the daemon expects ${want}`);
+
+export const unicodeFoldRefusal = (key: string, path: string): CodedError =>
+  codedError(codes.BODY_AMBIGUOUS, `key ${JSON.stringify(key)} reaches ${path} only through Unicode case folding`);
+
+export const givenTwiceRefusal = (path: string, previous: string, key: string): CodedError =>
+  codedError(codes.BODY_AMBIGUOUS, `${path} is given twice (${JSON.stringify(previous)} and ${JSON.stringify(key)})`);
+
 export function typeError(field: string, jsonType: string, want: string): never {
-  throw codedError(codes.BODY_INVALID, `${field || 'body'} is a JSON ${jsonType} where the daemon expects ${want}`);
+  throw typeRefusal(field, jsonType, want);
 }
 
 export function unicodeFoldError(key: string, path: string): never {
-  throw codedError(codes.BODY_AMBIGUOUS, `key ${JSON.stringify(key)} reaches ${path} only through Unicode case folding`);
+  throw unicodeFoldRefusal(key, path);
 }
 
 export function givenTwiceError(path: string, previous: string, key: string): never {
-  throw codedError(codes.BODY_AMBIGUOUS, `${path} is given twice (${JSON.stringify(previous)} and ${JSON.stringify(key)})`);
+  throw givenTwiceRefusal(path, previous, key);
 }
