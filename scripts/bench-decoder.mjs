@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // Worst-case cost of judging a request body: adversarial bodies just under the 1 MiB the plugin
-// judges, each decoded by the fast path (JSON.parse + proof, what the plugin runs) and by the exact
-// tokenizer (its fallback). Target: linear, at most ~50 ms per MiB. Each case is also timed at a
-// quarter of the size: a per-MiB cost that grows with size is a super-linear path.
+// judges, each decoded by the one-pass decoder the plugin runs (text-decode.ts), by the reference
+// tree decoder (json-parse.ts + go-decode.ts, used by the tests), and through normalize() from the
+// base64 envelope. Target: linear, at most ~50 ms per MiB. Each case is also timed at a quarter
+// of the size: a per-MiB cost that grows with size is a super-linear path.
 //
 //   npm run build && node scripts/bench-decoder.mjs        (or: npm run bench -- --decoder)
 import { readdirSync, readFileSync } from 'node:fs';
@@ -56,7 +57,11 @@ const create = shapes.containerCreateShape;
 const volume = shapes.volumeCreateShape;
 const base = realCreate();
 const CASES = [
-  ['real create + 1 MiB of Env', create, (s) => base.replace('"Env":null', fill(s - base.length, '"Env":[', '"PATH=/usr/local/bin:/usr/bin"', ']'))],
+  [
+    'real create + 1 MiB of Env',
+    create,
+    (s) => base.replace('"Env":null', fill(s - base.length, '"Env":[', '"PATH=/usr/local/bin:/usr/bin"', ']')),
+  ],
   ['Binds: many strings (judged)', create, (s) => fill(s, '{"HostConfig":{"Binds":[', '"/srv/a:/a:ro"', ']}}')],
   ['Mounts: many structs (judged)', create, (s) => fill(s, '{"Mounts":[', '{"Type":"bind","Source":"/a","Target":"/b"}', ']}')],
   ['Sysctls: many map entries', create, (s) => numbered(s, '{"HostConfig":{"Sysctls":{', (i) => `"net.k${i}":"1"`, '}}}')],

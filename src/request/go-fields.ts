@@ -108,12 +108,16 @@ function lookup(table: FieldTable, key: string): Match | null {
   return pair[viaUnicode ? 1 : 0];
 }
 
+// A key cut from a request's text may be a view into all of that text (V8 slices strings): the
+// tables keep a copy of their own, or one remembered key would keep a 1 MiB body alive.
+const own = (key: string): string => (' ' + key).slice(1);
+
 /** The field `key` reaches under Go's case-insensitive matching, or undefined (Go ignores the key). */
 export function matchKey(table: FieldTable, key: string): Match | undefined {
   let m = table.memo.get(key);
   if (m === undefined) {
     m = lookup(table, key);
-    if (table.memo.size < MEMO_LIMIT && key.length <= MEMO_KEY_LENGTH) table.memo.set(key, m);
+    if (table.memo.size < MEMO_LIMIT && key.length <= MEMO_KEY_LENGTH) table.memo.set(own(key), m);
   }
   return m ?? undefined;
 }
@@ -127,7 +131,7 @@ export function matchAt(table: FieldTable, key: string, i: number): Match | unde
   if (table.recentKeys[i] === key) return table.recentMatches[i] ?? undefined;
   const m = matchKey(table, key);
   if (i < RECENT_LIMIT) {
-    table.recentKeys[i] = key.length <= MEMO_KEY_LENGTH && PLAIN_KEY.test(key) ? key : undefined;
+    table.recentKeys[i] = key.length <= MEMO_KEY_LENGTH && PLAIN_KEY.test(key) ? own(key) : undefined;
     table.recentMatches[i] = m ?? null;
   }
   return m;

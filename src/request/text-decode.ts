@@ -383,7 +383,7 @@ function decodeMap(elem: Shape, depth: number): Map<string, unknown> {
     // Map keys are exact in Go; a repeated key is simply overwritten by the later one.
     enterSeg(SEG_KEY, key);
     out.set(key, decodeValue(elem, depth + 1));
-    segTop--;
+    segs[--segTop] = 0; // not kept: the key may be a view into the whole text
     if (endOfMember(CLOSE_OBJECT)) return out;
   }
 }
@@ -468,10 +468,12 @@ export function decodeText(text: string, shape: StructShape): Decoded {
     if (refusal) throw refusal;
     return out!;
   } catch (err) {
-    given.length = 0; // a syntax error leaves slots set
+    given.length = 0; // a syntax error leaves slots (and path segments) set
+    segs.length = 0;
     throw err;
   } finally {
     src = '';
+    key = '';
     refusal = undefined;
     if (units.length > 65536) units = new Uint16Array(4096); // do not keep a big string's buffer
   }

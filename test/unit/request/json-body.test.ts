@@ -523,3 +523,20 @@ t.test('cases where a shortcut would go wrong', async (t) => {
   const long = 'x'.repeat(100_000);
   t.same(decode(`{"${long}":1,"\u017f${long}":2}`), {}, 'long keys are not folded');
 });
+
+t.test('remembered keys do not keep request bodies alive', async (t) => {
+  // Keys cut from a body's text are views into all of it; the key tables must keep copies.
+  const { setFlagsFromString } = await import('node:v8');
+  const { runInNewContext } = await import('node:vm');
+  setFlagsFromString('--expose-gc');
+  const gc = runInNewContext('gc') as () => void;
+  const pad = 'x'.repeat(1024 * 1024);
+  const body = (i: number) =>
+    `{"Unknown_key_number_${i}":1,"HostConfig":{"Another_long_key_${i}":2,"Sysctls":{"net.ipv4.long_${i}":"1"},"Privileged":"x"},"pad":"${pad}"}`;
+  gc();
+  const before = process.memoryUsage().heapUsed;
+  for (let i = 0; i < 30; i++) t.throws(() => new JsonBody(body(i)).decode(containerCreateShape), { code: 'AUTHZ_BODY_INVALID' });
+  gc();
+  const grown = process.memoryUsage().heapUsed - before;
+  t.ok(grown < 8 * 1024 * 1024, `heap grew ${(grown / 1048576).toFixed(1)} MiB after 30 bodies of 1 MiB`);
+});
