@@ -6,7 +6,7 @@
 //
 //   npm run bench                       (builds first; about 1-2 minutes)
 //   npm run bench -- --decoder          worst-case body decoding (scripts/bench-decoder.mjs)
-//   BENCH_ROUNDS=7 BENCH_SECONDS=1.5 npm run bench
+//   BENCH_ROUNDS=15 BENCH_SECONDS=1 npm run bench
 //   BENCH_OTHER=/path/to/other/dist/cli.js npm run bench   also runs another build, side by side
 //
 // Throughput ratios are medians over interleaved rounds (floor, plugin, plugin, floor, ...): this
@@ -19,9 +19,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 const ROOT = new URL('..', import.meta.url).pathname;
-const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 1);
-const LATENCY_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 2000);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 0.5);
+const LATENCY_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1000);
 const BIG_CONNECTIONS = Number(process.env.BENCH_BIG_CONNECTIONS ?? 8);
 
 if (process.argv.includes('--decoder')) {

@@ -12,7 +12,7 @@ import type { JsonNode } from './json-parse.js';
 
 // The reference decoder: a JsonNode tree (json-parse.ts) into the Go struct the daemon decodes it
 // into. The plugin runs text-decode.ts, which must give exactly these answers (the differential
-// test in test/unit/request/json-body.test.ts); this one is written to be read. encoding/json's rules:
+// test in test/unit/request/text-decode.test.ts); this one is written to be read. encoding/json's rules:
 // - a key matches a field case-insensitively (Go also folds 'ſ'→s and 'K'→k; 'ı' is refused too,
 //   to be safe across Go versions);
 // - `null` clears pointers, slices and maps, and leaves bools, strings, numbers and structs alone;
