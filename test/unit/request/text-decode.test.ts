@@ -15,11 +15,11 @@ import { MAX_DEPTH, parseJson } from '../../../src/request/json-parse.js';
 import { serviceSpecShape } from '../../../src/request/service-spec.js';
 import { loadCorpus } from '../../helpers/corpus.js';
 
-// The differential test of the two body decoders: for any bytes and any shape, the fast path
-// (JSON.parse + proof, fast-decode.ts) and the exact tokenizer (json-parse.ts + go-decode.ts) give
-// the same value, or the same refusal, word for word.
+// The differential test of the two body decoders: for any bytes and any shape, the one-pass
+// decoder the plugin runs (text-decode.ts, through JsonBody) and the reference tree decoder
+// (json-parse.ts + go-decode.ts) give the same value, or the same refusal, word for word.
 
-// A structure with more fields than the fast decoder's seen-bits hold.
+// A structure with many fields, and one with every kind of shape nested.
 const wide: StructShape = {
   struct: Object.fromEntries(
     Array.from({ length: 40 }, (_, i) => [`Field${i}`, i % 3 === 0 ? 'bool' : i % 3 === 1 ? 'string' : { slice: 'string' }]),
@@ -75,7 +75,7 @@ function outcome(run: () => unknown): string {
   }
 }
 
-// What the daemon-side reading was before the fast path: the exact tokenizer and decoder.
+// The reference: the tree tokenizer, the trailing-data check that viewBody made, the tree decoder.
 function exact(bytes: Buffer, shape: StructShape): string {
   return outcome(() => {
     const { value, rest } = parseJson(bytes.toString('utf8'));
