@@ -373,6 +373,37 @@ t.test('the two decoders agree on generated and mutated bodies', async (t) => {
   );
 });
 
+// Any shape table, not only today's: field names that fold alike, nest, repeat across levels.
+const FIELD_NAMES = ['Privileged', 'Binds', 'Id', 'Is', 'Sk', 'Kind', 'KIND', 'A', 'Ab', 'AB', 'Source', 'Mode', 'X1', 'SiK', 'Ss'];
+const anyShape: fc.Arbitrary<StructShape> = fc.letrec<{ shape: Shape; struct: StructShape }>((tie) => ({
+  shape: fc.oneof(
+    { depthSize: 'small', maxDepth: 3 },
+    fc.constantFrom<Shape>('bool', 'string', 'number', 'strslice'),
+    tie('shape').map((s): Shape => ({ slice: s })),
+    tie('shape').map((s): Shape => ({ map: s })),
+    tie('struct'),
+  ),
+  struct: fc
+    .tuple(fc.uniqueArray(fc.constantFrom(...FIELD_NAMES), { maxLength: 6 }), fc.boolean())
+    .chain(([names, pointer]) =>
+      fc
+        .tuple(...names.map(() => tie('shape')))
+        .map((shapes): StructShape => ({ struct: Object.fromEntries(names.map((n, i) => [n, shapes[i]!])), pointer })),
+    ),
+})).struct;
+
+t.test('the two decoders agree with any shape table', async (t) => {
+  const before = { ...tally };
+  fc.assert(
+    fc.property(
+      anyShape.chain((shape) => fc.tuple(fc.constant(shape), body(shape))),
+      ([shape, bytes]) => check(bytes, shape),
+    ),
+    { numRuns: 700 },
+  );
+  t.ok(tally.decoded > before.decoded + 100 && tally.refused > before.refused + 50, 'decoded and refused alike');
+});
+
 t.test('the two decoders agree on corpus bodies with keys recased, repeated, escaped and retyped', async (t) => {
   const bodies = corpusBodies().filter((b) => b.length > 100);
   const before = { ...tally };
