@@ -1,14 +1,14 @@
 import { codes, codedError, type CodedError } from '../errors.js';
 import type { Shape, StructShape } from './go-decode.js';
 
-// What both body decoders (the exact one over a JsonNode tree and the fast one over JSON.parse's
-// value) share: how a JSON key finds a Go struct field, and the words of every refusal. Sharing
-// them is what keeps the two decoders' answers identical.
+// What both body decoders (the reference over a JsonNode tree, go-decode.ts, and the one-pass
+// decoder the plugin runs, text-decode.ts) share: how a JSON key finds a Go struct field, and the
+// words of every refusal. Sharing them keeps the two decoders' answers identical.
 
 export interface Field {
   readonly name: string;
   readonly shape: Shape;
-  /** Position in its struct, for the per-object "seen" bit set. */
+  /** Position in its struct (text-decode.ts keeps a slot per field for repeated keys). */
   readonly index: number;
   /** `null` stores nil here (pointers, slices, maps), rather than leaving the field alone. */
   readonly nullable: boolean;
@@ -32,8 +32,9 @@ export interface FieldTable {
   readonly memo: Map<string, Match | null>;
   /**
    * The keys of the last object decoded with this table, by position, and what they matched. A
-   * client sends the same keys in the same order every time, and parsed keys are interned strings,
-   * so `===` on the key at the same position is the cheapest lookup there is.
+   * client sends the same keys in the same order every time, so comparing the key at the same
+   * position is the cheapest lookup there is. Only keys spelled without escapes are kept, so
+   * text-decode.ts can compare them with the raw text.
    */
   readonly recentKeys: (string | undefined)[];
   readonly recentMatches: (Match | null)[];
@@ -83,7 +84,7 @@ export function fieldTable(shape: StructShape): FieldTable {
   if (table) return table;
   const fields = Object.entries(shape.struct).map(([name, s], index): Field => ({ name, shape: s, index, nullable: isNullable(s) }));
   const byFold = new Map(fields.map((f) => [f.name.toLowerCase(), f]));
-  const longestMatch = 2 * Math.max(0, ...fields.map((f) => f.name.length));
+  const longestMatch = 2 * Math.max(0, ...[...byFold.keys()].map((k) => k.length));
   table = { fields, byFold, longestMatch, memo: new Map(), recentKeys: [], recentMatches: [] };
   tables.set(shape, table);
   for (const f of fields) matchKey(table, f.name);
