@@ -1,11 +1,11 @@
 import { codes, codedError } from '../errors.js';
-import { parseJson, type JsonNode } from './json-parse.js';
+import { JsonBody } from './json-body.js';
 
 export type Headers = Readonly<Record<string, string>>;
 
 /** What the plugin can know about the client's request body. */
 export type BodyView =
-  | { readonly kind: 'json'; readonly node: JsonNode }
+  | { readonly kind: 'json'; readonly json: JsonBody }
   | { readonly kind: 'empty' } // the client declared no body (Content-Length: 0)
   | { readonly kind: 'hidden' }; // there may be a body, but the daemon did not forward it
 
@@ -72,9 +72,7 @@ export function viewBody(encoded: unknown, headers: Headers): BodyView {
     if (declared !== undefined && Number(declared) !== bytes.length) {
       throw codedError(codes.BODY_INVALID, `request body is ${bytes.length} bytes but Content-Length says ${declared}`);
     }
-    const { value, rest } = parseJson(bytes.toString('utf8'));
-    if (rest.trim() !== '') throw codedError(codes.BODY_AMBIGUOUS, 'request body has data after its JSON value');
-    return { kind: 'json', node: value };
+    return { kind: 'json', json: new JsonBody(bytes.toString('utf8')) };
   }
   if (encoded !== undefined && typeof encoded !== 'string') {
     throw codedError(codes.REQUEST_MALFORMED, 'RequestBody is not a string');

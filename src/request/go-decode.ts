@@ -1,7 +1,18 @@
-import { codes, codedError } from '../errors.js';
+import {
+  entryPath,
+  fieldPath,
+  fieldTable,
+  givenTwiceError,
+  matchAt,
+  typeError as goTypeError,
+  unicodeFoldError,
+  zeroValue,
+} from './go-fields.js';
 import type { JsonNode } from './json-parse.js';
 
-// Decodes a JsonNode into the Go struct the daemon decodes it into, with encoding/json's rules:
+// The reference decoder: a JsonNode tree (json-parse.ts) into the Go struct the daemon decodes it
+// into. The plugin runs text-decode.ts, which must give exactly these answers (the differential
+// test in test/unit/request/text-decode.test.ts); this one is written to be read. encoding/json's rules:
 // - a key matches a field case-insensitively (Go also folds 'ſ'→s and 'K'→k; 'ı' is refused too,
 //   to be safe across Go versions);
 // - `null` clears pointers, slices and maps, and leaves bools, strings, numbers and structs alone;
@@ -28,37 +39,6 @@ export interface StructShape {
 
 export type Decoded = Record<string, unknown>;
 
-interface CompiledStruct {
-  readonly byFold: ReadonlyMap<string, readonly [string, Shape]>;
-}
-
-const compiledStructs = new WeakMap<StructShape, CompiledStruct>();
-
-function compiled(shape: StructShape): CompiledStruct {
-  let c = compiledStructs.get(shape);
-  if (!c) {
-    c = { byFold: new Map(Object.entries(shape.struct).map(([name, s]) => [name.toLowerCase(), [name, s] as const])) };
-    compiledStructs.set(shape, c);
-  }
-  return c;
-}
-
-// The non-ASCII characters that some Go version folds onto an ASCII letter.
-const NON_ASCII_FOLDS: Readonly<Record<string, string>> = { '\u017f': 's', '\u212a': 'k', '\u0131': 'i' };
-
-function foldKey(key: string): { folded: string; viaUnicode: boolean } {
-  // eslint-disable-next-line no-control-regex
-  if (/^[\x00-\x7f]*$/.test(key)) return { folded: key.toLowerCase(), viaUnicode: false };
-  let folded = '';
-  let viaUnicode = false;
-  for (const ch of key) {
-    const f = NON_ASCII_FOLDS[ch];
-    if (f !== undefined) viaUnicode = true;
-    folded += f ?? ch.toLowerCase();
-  }
-  return { folded, viaUnicode };
-}
-
 const GO_TYPE: Record<JsonNode['t'], string> = {
   null: 'null',
   bool: 'bool',
@@ -68,24 +48,7 @@ const GO_TYPE: Record<JsonNode['t'], string> = {
   obj: 'object',
 };
 
-function typeError(field: string, node: JsonNode, want: string): never {
-  throw codedError(codes.BODY_INVALID, `${field || 'body'} is a JSON ${GO_TYPE[node.t]} where the daemon expects ${want}`);
-}
-
-function isNullable(shape: Shape): boolean {
-  return (
-    shape === 'strslice' ||
-    (typeof shape === 'object' && ('slice' in shape || 'map' in shape || ('struct' in shape && shape.pointer === true)))
-  );
-}
-
-// What Go leaves in a slice element given `null`: the element type's zero value.
-function zeroValue(shape: Shape): unknown {
-  if (shape === 'string') return '';
-  if (shape === 'bool') return false;
-  if (shape === 'number') return 0;
-  return typeof shape === 'object' && 'struct' in shape && !shape.pointer ? {} : undefined;
-}
+const typeError = (field: string, node: JsonNode, want: string): never => goTypeError(field, GO_TYPE[node.t], want);
 
 /** Decodes `node` as `shape`. `undefined` means the Go zero value / nil. */
 export function decodeValue(node: JsonNode, shape: Shape, field: string): unknown {
@@ -102,33 +65,30 @@ export function decodeValue(node: JsonNode, shape: Shape, field: string): unknow
     if (node.t !== 'obj') return typeError(field, node, 'an object');
     // Map keys are exact in Go; a repeated key is simply overwritten by the later one.
     const out = new Map<string, unknown>();
-    for (const [k, v] of node.entries) out.set(k, decodeValue(v, shape.map, `${field}[${JSON.stringify(k)}]`));
+    for (const [k, v] of node.entries) out.set(k, decodeValue(v, shape.map, entryPath(field, k)));
     return out;
   }
   return decodeStruct(node, shape, field);
 }
 
+/** Decodes a JsonNode tree as the Go struct `shape` (the reference decoder; see json-body.ts). */
 export function decodeStruct(node: JsonNode, shape: StructShape, field: string): Decoded {
   if (node.t !== 'obj') return typeError(field, node, 'an object');
-  const { byFold } = compiled(shape);
+  const table = fieldTable(shape);
   const out: Decoded = {};
   const seen = new Map<string, string>();
+  let i = 0;
   for (const [key, value] of node.entries) {
-    const { folded, viaUnicode } = foldKey(key);
-    const match = byFold.get(folded);
+    const match = matchAt(table, key, i++);
     if (!match) continue; // Go ignores unknown keys
-    const [name, fieldShape] = match;
-    const path = field ? `${field}.${name}` : name;
-    if (viaUnicode) {
-      throw codedError(codes.BODY_AMBIGUOUS, `key ${JSON.stringify(key)} reaches ${path} only through Unicode case folding`);
-    }
+    const { name, shape: fieldShape, nullable } = match.field;
+    const path = fieldPath(field, name);
+    if (match.viaUnicode) unicodeFoldError(key, path);
     const previous = seen.get(name);
-    if (previous !== undefined) {
-      throw codedError(codes.BODY_AMBIGUOUS, `${path} is given twice (${JSON.stringify(previous)} and ${JSON.stringify(key)})`);
-    }
+    if (previous !== undefined) givenTwiceError(path, previous, key);
     seen.set(name, key);
     const decoded = decodeValue(value, fieldShape, path);
-    if (decoded !== undefined || isNullable(fieldShape)) out[name] = decoded;
+    if (decoded !== undefined || nullable) out[name] = decoded;
   }
   return out;
 }

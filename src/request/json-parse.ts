@@ -2,7 +2,8 @@ import { codes, codedError } from '../errors.js';
 
 // A JSON tree that keeps what JSON.parse throws away: every key of an object, in order, duplicates
 // included. The daemon decodes with Go's encoding/json, where a duplicate or differently-cased key
-// can change the result, so the plugin must see all of them.
+// can change the result, so the plugin must see all of them. This tree and go-decode.ts are the
+// reference the plugin's one-pass decoder (text-decode.ts) is tested against.
 export type JsonNode =
   | { readonly t: 'null' }
   | { readonly t: 'bool'; readonly v: boolean }

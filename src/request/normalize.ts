@@ -12,7 +12,7 @@ import {
   ulimitsShape,
   volumeCreateShape,
 } from './docker-shapes.js';
-import { decodeStruct, decodeValue } from './go-decode.js';
+import { decodeValue } from './go-decode.js';
 import { parseJson } from './json-parse.js';
 import { loginRegistry } from './registry-address.js';
 import { matchRoute } from './routes.js';
@@ -52,13 +52,13 @@ interface BodyRule {
 
 const NONE: Subject = { kind: 'none' };
 
-function jsonNode(body: BodyView) {
+function jsonBody(body: BodyView) {
   if (body.kind !== 'json') throw codedError(codes.BODY_NOT_VISIBLE, 'unreachable');
-  return body.node;
+  return body.json;
 }
 
 function serviceSubject(body: BodyView): Subject {
-  const { image, view } = serviceView(jsonNode(body));
+  const { image, view } = serviceView(jsonBody(body));
   return { kind: 'container', image, views: [view] };
 }
 
@@ -67,7 +67,7 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   'container.create': {
     required: true,
     subject: (body) => {
-      const top = decodeStruct(jsonNode(body), containerCreateShape, '');
+      const top = jsonBody(body).decode(containerCreateShape);
       const inner = top.HostConfig as HostConfigFields | undefined;
       // Old clients put HostConfig fields at the top level; judge both places.
       const views = [{ prefix: '', hc: top as HostConfigFields }];
@@ -84,22 +84,20 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   'container.start': {
     required: false,
     subject: (body) =>
-      body.kind === 'json'
-        ? { kind: 'container', image: undefined, views: [{ prefix: '', hc: decodeStruct(body.node, hostConfigShape, '') }] }
-        : NONE,
+      body.kind === 'json' ? { kind: 'container', image: undefined, views: [{ prefix: '', hc: body.json.decode(hostConfigShape) }] } : NONE,
   },
   'container.update': {
     required: true,
     subject: (body) => ({
       kind: 'container',
       image: undefined,
-      views: [{ prefix: '', hc: decodeStruct(jsonNode(body), containerUpdateShape, '') }],
+      views: [{ prefix: '', hc: jsonBody(body).decode(containerUpdateShape) }],
     }),
   },
   'container.exec.create': {
     required: true,
     subject: (body) => {
-      const exec = decodeStruct(jsonNode(body), execCreateShape, '');
+      const exec = jsonBody(body).decode(execCreateShape);
       return { kind: 'exec', privileged: exec.Privileged === true, user: exec.User as string | undefined };
     },
   },
@@ -108,12 +106,12 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   'service.update': { required: true, subject: serviceSubject },
   'network.create': {
     required: true,
-    subject: (body) => ({ kind: 'network-create', network: decodeStruct(jsonNode(body), networkCreateShape, '') as NetworkCreateFields }),
+    subject: (body) => ({ kind: 'network-create', network: jsonBody(body).decode(networkCreateShape) as NetworkCreateFields }),
   },
   'network.connect': {
     required: true,
     subject: (body) => {
-      const endpoint = decodeStruct(jsonNode(body), networkConnectShape, '').EndpointConfig as EndpointFields | undefined;
+      const endpoint = jsonBody(body).decode(networkConnectShape).EndpointConfig as EndpointFields | undefined;
       return { kind: 'network-connect', endpoint: endpoint && { prefix: 'EndpointConfig.', endpoint } };
     },
   },
@@ -121,14 +119,14 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   'network.disconnect': {
     required: true,
     subject: (body) => {
-      decodeStruct(jsonNode(body), networkDisconnectShape, '');
+      jsonBody(body).decode(networkDisconnectShape);
       return NONE;
     },
   },
   'volume.create': {
     required: true,
     subject: (body) => {
-      const v = decodeStruct(jsonNode(body), volumeCreateShape, '');
+      const v = jsonBody(body).decode(volumeCreateShape);
       return {
         kind: 'volume',
         driver: (v.Driver as string | undefined) ?? '',
@@ -152,7 +150,8 @@ function headersOf(env: AuthzEnvelope): Headers {
   return h as Headers;
 }
 
-// The legacy builder applies `ulimits` (JSON, read with json.Unmarshal) to its build containers.
+// The legacy builder applies `ulimits` (JSON, read with json.Unmarshal) to its build containers. A
+// query value is small and not a struct: the reference decoder reads it.
 function buildUlimits(params: URLSearchParams): UlimitFields[] | undefined {
   const raw = params.get('ulimits');
   if (raw === null || raw === '') return undefined;
@@ -168,7 +167,7 @@ function loginSubject(encoded: unknown, headers: Headers): Subject {
   const body = viewBody(encoded, headers);
   if (body.kind === 'empty') return NONE; // the daemon fails to decode an empty body
   if (body.kind === 'hidden') return { kind: 'login', registry: undefined };
-  const address = decodeStruct(body.node, authConfigShape, '').serveraddress as string | undefined;
+  const address = body.json.decode(authConfigShape).serveraddress as string | undefined;
   return { kind: 'login', registry: loginRegistry(address ?? '') };
 }
 

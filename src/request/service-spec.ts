@@ -1,7 +1,7 @@
 import { codes, codedError } from '../errors.js';
 import { mountShape } from './docker-shapes.js';
-import { decodeStruct, type StructShape } from './go-decode.js';
-import type { JsonNode } from './json-parse.js';
+import type { StructShape } from './go-decode.js';
+import type { JsonBody } from './json-body.js';
 import type { HostConfigFields, HostConfigView, MountFields } from './types.js';
 
 // swarm.ServiceSpec, the parts that reach the host. A service's tasks are containers the daemon
@@ -53,8 +53,8 @@ interface ContainerSpec {
 }
 
 /** The container settings a service's tasks will run with, as one HostConfig view. */
-export function serviceView(node: JsonNode): { image: string | undefined; view: HostConfigView } {
-  const spec = decodeStruct(node, serviceSpecShape, '') as {
+export function serviceView(body: JsonBody): { image: string | undefined; view: HostConfigView } {
+  const spec = body.decode(serviceSpecShape) as {
     Networks?: { Target?: string }[];
     TaskTemplate?: { ContainerSpec?: ContainerSpec; Runtime?: string; Networks?: { Target?: string }[]; LogDriver?: { Name?: string } };
   };
