@@ -408,7 +408,7 @@ const MOUNT_LOCAL_BIND_ROOT = {
   VolumeOptions: { DriverConfig: { Name: 'local', Options: { type: 'none', o: 'bind', device: '/' } } },
 };
 
-const privileged = /^denied by rule no-privileged: HostConfig\.Privileged true/;
+const privileged = /^denied by rule no-privileged: --privileged \(HostConfig\.Privileged\)/;
 const ambiguous = (what: RegExp) => new RegExp(`^denied by rule request-integrity: .*${what.source}`);
 const hidden = /^denied by rule request-integrity: the daemon did not show the container\.create request body/;
 const big = (hostConfig: unknown) => JSON.stringify({ Image: B, Labels: { pad: 'x'.repeat(1_100_000) }, HostConfig: hostConfig });
@@ -514,7 +514,7 @@ const CASES: BypassCase[] = [
     name: 'absolute-form target: POST http://x/v1.41/containers/create, Binds /:/host',
     request: () => json('http://x/v1.41/containers/create', { Image: B, HostConfig: { Binds: ['/:/host'] } }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule host-paths: HostConfig\.Binds\[0\] "\/:\/host"/,
+    refusal: /^denied by rule host-paths: -v \/:\/host \(HostConfig\.Binds\[0\]\)/,
   },
   {
     id: '2b',
@@ -582,14 +582,14 @@ const CASES: BypassCase[] = [
     note: 'ContainerConfigWrapper embeds HostConfig, so its fields are read from the top level too',
     request: () => json('/v1.23/containers/create', { Image: B, Binds: ['/:/host'] }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule (host-paths: Binds\[0\] "\/:\/host"|api-version: API version 1\.23)/,
+    refusal: /^denied by rule (host-paths: -v \/:\/host \(Binds\[0\]\)|api-version: API version 1\.23)/,
   },
   {
     id: '6b',
     name: 'legacy top-level HostConfig fields: POST /v1.23/containers/create {"Privileged":true}',
     request: () => json('/v1.23/containers/create', { Image: B, Privileged: true }),
     executed: privilegedContainer,
-    refusal: /^denied by rule (no-privileged: Privileged true|api-version: API version 1\.23)/,
+    refusal: /^denied by rule (no-privileged: --privileged \(Privileged\)|api-version: API version 1\.23)/,
   },
   {
     id: '6c',
@@ -597,14 +597,14 @@ const CASES: BypassCase[] = [
     note: 'dockerd 20.10 does not tie the embedded HostConfig to old API versions',
     request: () => json('/v1.41/containers/create', { Image: B, Privileged: true }),
     executed: privilegedContainer,
-    refusal: /^denied by rule no-privileged: Privileged true/,
+    refusal: /^denied by rule no-privileged: --privileged \(Privileged\)/,
   },
   {
     id: '6d',
     name: 'top-level HostConfig fields on the current API: POST /v1.41/containers/create {"Binds":["/:/host"]}',
     request: () => json('/v1.41/containers/create', { Image: B, Binds: ['/:/host'] }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule host-paths: Binds\[0\] "\/:\/host"/,
+    refusal: /^denied by rule host-paths: -v \/:\/host \(Binds\[0\]\)/,
   },
   {
     id: '7a',
@@ -612,7 +612,7 @@ const CASES: BypassCase[] = [
     setup: (d) => plainContainer(d, ['true']),
     request: ({ fx }) => json(`/v1.23/containers/${fx.id}/start`, { Privileged: true }),
     executed: startedWith((c) => c.HostConfig.Privileged === true, 'the start made the container privileged'),
-    refusal: /^denied by rule (no-privileged: Privileged true|api-version: API version 1\.23)/,
+    refusal: /^denied by rule (no-privileged: --privileged \(Privileged\)|api-version: API version 1\.23)/,
     untouched: neverStarted,
   },
   {
@@ -621,7 +621,7 @@ const CASES: BypassCase[] = [
     setup: (d) => plainContainer(d, ['true']),
     request: ({ fx }) => json(`/v1.23/containers/${fx.id}/start`, { Binds: ['/:/host'] }),
     executed: startedWith((c) => hasBind(c, '/', '/host'), 'the start bind-mounted host / at /host'),
-    refusal: /^denied by rule (host-paths: Binds\[0\] "\/:\/host"|api-version: API version 1\.23)/,
+    refusal: /^denied by rule (host-paths: -v \/:\/host \(Binds\[0\]\)|api-version: API version 1\.23)/,
     untouched: neverStarted,
   },
   {
@@ -737,7 +737,7 @@ const CASES: BypassCase[] = [
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostroot');
       t.same(v.Options, { type: 'none', o: 'bind', device: '/' }, 'with the bind of host / in its options');
     },
-    refusal: /^denied by rule host-paths: DriverOpts\.device "\/"/,
+    refusal: /^denied by rule host-paths: --opt device=\/ \(DriverOpts\.device\)/,
   },
   {
     id: '10b',
@@ -753,7 +753,8 @@ const CASES: BypassCase[] = [
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostroot2');
       t.same(v.Options, { type: 'none', o: 'bind', device: '/' }, 'which the daemon created binding host /');
     },
-    refusal: /^denied by rule host-paths: HostConfig\.Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/,
+    refusal:
+      /^denied by rule host-paths: --mount volume-opt=device=\/ \(HostConfig\.Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device\)/,
   },
   {
     id: '10c',
@@ -764,7 +765,7 @@ const CASES: BypassCase[] = [
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostproc');
       t.same(v.Options, { type: 'proc', device: 'proc' }, "a volume that mounts the host kernel's proc");
     },
-    refusal: /^denied by rule host-paths: DriverOpts\.type "proc" makes the local volume driver mount a host filesystem/,
+    refusal: /^denied by rule host-paths: --opt type=proc \(DriverOpts\.type\) makes the local volume driver mount a host filesystem/,
   },
   {
     id: '11',
@@ -777,7 +778,7 @@ const CASES: BypassCase[] = [
       const exec = await api<{ ProcessConfig: { privileged: boolean } }>(env.d, 'GET', `/v1.41/exec/${Id}/json`);
       t.equal(exec.ProcessConfig.privileged, true, 'a PRIVILEGED exec');
     },
-    refusal: /^denied by rule no-privileged: Privileged true/,
+    refusal: /^denied by rule no-privileged: docker exec --privileged \(Privileged\)/,
     untouched: async (t, env) => {
       t.same((await inspect(env.d, env.fx.id!)).ExecIDs ?? [], [], 'no exec was created');
     },
@@ -792,7 +793,7 @@ const CASES: BypassCase[] = [
         HostConfig: { CapAdd: ['cap_sys_admin'] },
       }),
     executed: withCapSysAdmin,
-    refusal: /^denied by rule capabilities: HostConfig\.CapAdd\[0\] "cap_sys_admin"/,
+    refusal: /^denied by rule capabilities: --cap-add cap_sys_admin \(HostConfig\.CapAdd\[0\]\)/,
   },
   {
     id: '12b',
@@ -800,28 +801,28 @@ const CASES: BypassCase[] = [
     request: () =>
       json('/v1.41/containers/create', { Image: B, Cmd: ['grep', 'CapEff', '/proc/self/status'], HostConfig: { CapAdd: ['ALL'] } }),
     executed: withCapSysAdmin,
-    refusal: /^denied by rule capabilities: HostConfig\.CapAdd\[0\] "ALL"/,
+    refusal: /^denied by rule capabilities: --cap-add ALL \(HostConfig\.CapAdd\[0\]\)/,
   },
   {
     id: '13a',
     name: 'host path with dot-dot: Binds ["/var/run/../../:/host"]',
     request: () => json('/v1.41/containers/create', { Image: B, HostConfig: { Binds: ['/var/run/../../:/host'] } }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule host-paths: HostConfig\.Binds\[0\] "\/var\/run\/\.\.\/\.\.\/:\/host"/,
+    refusal: /^denied by rule host-paths: -v \/var\/run\/\.\.\/\.\.\/:\/host \(HostConfig\.Binds\[0\]\)/,
   },
   {
     id: '13b',
     name: 'host path with a double slash: Binds ["//:/host"]',
     request: () => json('/v1.41/containers/create', { Image: B, HostConfig: { Binds: ['//:/host'] } }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule host-paths: HostConfig\.Binds\[0\] "\/\/:\/host"/,
+    refusal: /^denied by rule host-paths: -v \/\/:\/host \(HostConfig\.Binds\[0\]\)/,
   },
   {
     id: '13c',
     name: 'host path with a trailing slash: Binds ["/etc/:/h"]',
     request: () => json('/v1.41/containers/create', { Image: B, HostConfig: { Binds: ['/etc/:/h'] } }),
     executed: hostBind('/etc', '/h'),
-    refusal: /^denied by rule host-paths: HostConfig\.Binds\[0\] "\/etc\/:\/h"/,
+    refusal: /^denied by rule host-paths: -v \/etc\/:\/h \(HostConfig\.Binds\[0\]\)/,
   },
   {
     id: '15a',
@@ -1130,7 +1131,9 @@ const CASES: BypassCase[] = [
       const control = await plainContainer(env.d, ['grep', 'NoNewPrivs', '/proc/self/status']);
       t.match(await startAndRead(t, env.d, control.id!), /NoNewPrivs:\s+1/, 'while the daemon confines every other container');
     },
-    refusal: new RegExp(`^denied by rule security-options: HostConfig\\.SecurityOpt\\[0\\] "${opt}" turns off no-new-privileges`),
+    refusal: new RegExp(
+      `^denied by rule security-options: --security-opt ${opt} \\(HostConfig\\.SecurityOpt\\[0\\]\\) turns off no-new-privileges`,
+    ),
   })),
   // ---- host resources
   {
