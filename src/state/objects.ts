@@ -1,11 +1,12 @@
 import type Database from 'better-sqlite3';
+import type { ObjectView, OwnedObject, Resolved as ResolvedAs } from '../policy/state-view.js';
 import type { Db } from './db.js';
 import type { StateStore } from './store.js';
 
 /** What the plugin records about the daemon's objects, to know whose each one is. */
 export type ObjectKind = 'container' | 'volume' | 'network' | 'exec';
 
-export interface ObjectRecord {
+export interface ObjectRecord extends OwnedObject {
   readonly kind: ObjectKind;
   /** Full ID (containers, networks, execs) or the name (volumes). */
   readonly id: string;
@@ -20,7 +21,7 @@ export interface ObjectRecord {
   readonly created: string;
 }
 
-export type Resolved = { readonly ok: true; readonly record: ObjectRecord } | { readonly ok: false; readonly why: string };
+export type Resolved = ResolvedAs<ObjectRecord>;
 
 interface Statements {
   readonly byId: Database.Statement<[ObjectKind, string], ObjectRecord>;
@@ -55,7 +56,10 @@ const UNREADABLE = 'docker-authz cannot read its state database';
  * resolved the way the daemon resolves them. Every worker sees a change the moment it is committed.
  * Reads fail closed: when the database cannot be read, a reference does not resolve.
  */
-export class ObjectStore {
+export class ObjectStore implements ObjectView {
+  /** Why the records may not match the daemon right now (set by the mirror), if they may not. */
+  notReady: string | undefined = "docker-authz has not read the daemon's objects yet";
+
   constructor(private readonly state: StateStore) {}
 
   /**
