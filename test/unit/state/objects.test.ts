@@ -89,3 +89,21 @@ t.test('an unreadable database resolves nothing', async (t) => {
   t.match(o.container(A), { ok: false, why: /cannot read its state/ });
   t.equal(o.volume('x'), 'unreadable');
 });
+
+t.test('resolutions are remembered until anyone writes: this worker, another worker, the CLI', async (t) => {
+  const dir = t.testdir({});
+  const a = open(t, dir);
+  const b = open(t, dir); // another worker: its own connection to the same database
+  a.created({ kind: 'container', id: A, name: 'x', owner: 'alice' });
+  t.match(a.container('x'), { ok: true, record: { owner: 'alice' } });
+  t.match(b.container('x'), { ok: true, record: { owner: 'alice' } });
+  b.removed('container', [A]);
+  b.created({ kind: 'container', id: B, name: 'x', owner: 'bob' });
+  t.match(a.container('x'), { ok: true, record: { id: B, owner: 'bob' } }, "another connection's commit is seen at once");
+  a.renamed('container', B, 'y');
+  t.match(a.container('x'), { ok: false }, "this connection's own write is seen at once");
+  t.match(b.container('y'), { ok: true, record: { id: B } });
+  t.equal(a.volume('v'), undefined);
+  b.created({ kind: 'volume', id: 'v', owner: 'bob' });
+  t.match(a.volume('v'), { owner: 'bob' });
+});
