@@ -7,7 +7,7 @@ import { createApp, type HealthReport } from './protocol/app.js';
 import { createAuthzHandlers, SELF_HEADER } from './protocol/authz.js';
 import { pluginEndpoints } from './protocol/endpoints.js';
 import { listen, type Limits, type Listening } from './protocol/server.js';
-import { daemonClient } from './daemon/client.js';
+import { unixClient } from './daemon/client.js';
 import { startMirror, type Mirror } from './daemon/mirror.js';
 import { Greetings } from './state/greetings.js';
 import { ObjectStore } from './state/objects.js';
@@ -151,7 +151,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     let lastError: string | undefined;
     mirror = startMirror({
       socketPath: config.dockerSocket,
-      reader: daemonClient({ socketPath: config.dockerSocket, headers }),
+      reader: unixClient({ socketPath: config.dockerSocket, headers }),
       headers,
       objects,
       onError: (message) => {

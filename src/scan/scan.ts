@@ -1,4 +1,4 @@
-import { daemonClient, socketOfDockerHost, type DaemonClient } from '../daemon/client.js';
+import { unixClient, socketOfDockerHost, type DaemonClient } from '../daemon/client.js';
 import { daemonDefaults } from '../daemon/mirror.js';
 import { codes, codedError, isCodedError } from '../errors.js';
 import type { CompiledPolicy } from '../policy/compile.js';
@@ -62,7 +62,7 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   if (!opts.client && !socket) {
     throw codedError(codes.CONFIG_INVALID, `${opts.dockerHost} is not a unix socket (unix:///path); scan talks to the local daemon only`);
   }
-  const client = opts.client ?? daemonClient({ socketPath: socket!, ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }) });
+  const client = opts.client ?? unixClient({ socketPath: socket!, ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }) });
   const rules = settingRules(opts.policy.rules);
   const unreadable: { kind: string; name: string; message: string }[] = [];
   const judge = (
