@@ -1,17 +1,10 @@
 import { ObjectStore, type ObjectKind, type ObjectRecord } from '../state/objects.js';
-import { StateStore } from '../state/store.js';
+import { withState } from './with-state.js';
 import { EXIT, UsageError, type Command, type CommandContext } from './command.js';
 
 const KINDS: readonly ObjectKind[] = ['container', 'volume', 'network', 'exec'];
 
-function withObjects<T>(ctx: CommandContext, fn: (o: ObjectStore) => T): T {
-  const state = new StateStore(ctx.config().stateDir, { onNote: (m) => ctx.err(`note: ${m}`) });
-  try {
-    return fn(new ObjectStore(state));
-  } finally {
-    state.close();
-  }
-}
+const withObjects = <T>(ctx: CommandContext, fn: (o: ObjectStore) => T): T => withState(ctx, (state) => fn(new ObjectStore(state)));
 
 function kindOption(ctx: CommandContext): ObjectKind | undefined {
   const kind = ctx.values.kind as string | undefined;
