@@ -112,20 +112,24 @@ export function startMirror(opts: MirrorOptions): Mirror {
 
   const reconcile = async () => {
     defaults = daemonDefaults(await reader.getJson<InfoSummary>('/info'));
+    const listedAt = new Date().toISOString();
     const containers = await reader.getJson<ContainerSummary[]>('/containers/json?all=1');
     const volumes = await reader.getJson<{ Volumes?: { Name: string }[] | null }>('/volumes');
     const networks = await reader.getJson<{ Id: string; Name: string }[]>('/networks');
     objects.reconcile(
       'container',
       containers.map((c) => ({ id: c.Id, name: (c.Names ?? []).map((n) => n.replace(/^\//, '')).find((n) => !n.includes('/')) ?? null })),
+      listedAt,
     );
     objects.reconcile(
       'volume',
       (volumes.Volumes ?? []).map((v) => ({ id: v.Name })),
+      listedAt,
     );
     objects.reconcile(
       'network',
       networks.map((n) => ({ id: n.Id, name: n.Name })),
+      listedAt,
     );
     // Containers nobody is known to own are judged by their settings: fetch those once.
     for (const r of objects.list('container')) if (r.owner === null && r.config === null) await inspectContainer(r.id, true);

@@ -222,13 +222,21 @@ export class ObjectStore implements ObjectView {
    * interrupted): objects it no longer has are forgotten; objects it has that were never recorded
    * are added without an owner (made before the plugin, or while it was off: admins only).
    */
-  reconcile(kind: ObjectKind, present: readonly { id: string; name?: string | null; parent?: string | null }[]): void {
+  reconcile(
+    kind: ObjectKind,
+    present: readonly { id: string; name?: string | null; parent?: string | null }[],
+    /** When the daemon was asked: records made since (a create confirmed meanwhile) are kept. */
+    listedAt?: string,
+  ): void {
     this.changed((db) => {
       db.transaction(() => {
-        const known = new Set(db.prepare('SELECT id FROM objects WHERE kind = ?').pluck().all(kind) as string[]);
         const seen = new Set(present.map((o) => o.id));
         const del = db.prepare('DELETE FROM objects WHERE kind = ? AND id = ?');
-        for (const id of known) if (!seen.has(id)) del.run(kind, id);
+        const older = db
+          .prepare('SELECT id FROM objects WHERE kind = ? AND created < ?')
+          .pluck()
+          .all(kind, listedAt ?? '~') as string[]; // '~' sorts after every ISO time
+        for (const id of older) if (!seen.has(id)) del.run(kind, id);
         const add = db.prepare(
           `INSERT INTO objects (kind, id, name, owner, parent, config, created) VALUES (?, ?, ?, NULL, ?, NULL, ?)
            ON CONFLICT (kind, id) DO UPDATE SET name = coalesce(excluded.name, objects.name)`,

@@ -107,3 +107,16 @@ t.test('resolutions are remembered until anyone writes: this worker, another wor
   b.created({ kind: 'volume', id: 'v', owner: 'bob' });
   t.match(a.volume('v'), { owner: 'bob' });
 });
+
+t.test('reconcile keeps what was created after the daemon was asked', async (t) => {
+  const o = open(t);
+  o.created({ kind: 'container', id: A, name: 'gone', owner: 'alice' });
+  const listedAt = new Date(Date.now() + 1).toISOString();
+  // Confirmed (AuthZRes) after the listing: not in it, but new.
+  o.created({ kind: 'container', id: B, name: 'new', owner: 'bob' });
+  // Stand in for "created after listedAt" without waiting on the clock.
+  o.reconcile('container', [], new Date(Date.now() - 60_000).toISOString());
+  t.match(o.container(B), { ok: true, record: { owner: 'bob' } }, 'newer than the listing: kept');
+  o.reconcile('container', [], listedAt);
+  t.match(o.container('gone'), { ok: false }, 'older than the listing and not in it: gone');
+});
