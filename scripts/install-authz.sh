@@ -13,7 +13,8 @@ usage() {
 usage: install-authz.sh [--dry-run] [--supervisor systemd|pm2] [--no-enable] [--source DIR]
                         [--audit] [--users [--restart-daemon]]
 
-Installs docker-authz and puts it in front of this host's dockerd, without restarting dockerd:
+Installs docker-authz and puts it in front of this host's dockerd, without restarting dockerd
+(--users excepted):
 
   1. checks Node.js (>= $MIN_NODE), the daemon's configuration and that dockerd is not using the
      --authorization-plugin flag (nothing is changed if a check fails);
@@ -199,7 +200,7 @@ users_dropin_current() {
 # users_plan DIR: the daemon side of --users, computed into DIR by the helper (daemon.json, the
 # record, the drop-in, notes; "changed" says whether daemon.json changes). Fails with the reason.
 users_plan() {
-  local dir=$1 f l
+  local dir=$1 f l key value
   rm -rf "$dir"
   mkdir -p "$dir"
   local -a opts=(--daemon-json "$DAEMON_JSON" --address "$USERS_ADDRESS" --pki "$USERS_PKI_DIR" --out "$dir")

@@ -22,8 +22,8 @@ usage: uninstall-authz.sh [--dry-run] [--purge] [--keep-users] [--restart-daemon
      TLS listener when it restarts (see --restart-daemon).
   2. stops the supervision of the user gateway and the plugin (systemd units, or the pm2 apps and
      the start at boot the installer set up for them);
-  3. removes $APP_DIR, $BIN_DIR/docker-authz, $SPEC_FILE and the users' certificates
-     (the docker-authz CA, dockerd's server certificate, one per user).
+  3. removes $APP_DIR, $BIN_DIR/docker-authz, $SPEC_FILE and, unless --keep-users, the
+     users' certificates (the docker-authz CA, dockerd's server certificate, one per user).
 
 Kept unless --purge: $CONF_DIR (policy, authz.env), $STATE_DIR (who said hello),
 the daemon.json backups the installer made and the pm2 log files.
