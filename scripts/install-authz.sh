@@ -631,7 +631,9 @@ users_daemon() {
     local out
     out=$("$APP_DIR/bin/docker-authz" users init --json) || die "docker-authz users init failed; dockerd's configuration was not changed for --users"
     if [[ $out == *'"ca"'* ]]; then note "created the users' CA in $USERS_PKI_DIR"; fi
-    if [[ $out == *'"server"'* ]]; then note "issued dockerd's server certificate ($USERS_PKI_DIR/server-cert.pem)"; fi
+    if [[ $out == *'"server"'* ]]; then
+      note "issued dockerd's server certificate ($USERS_PKI_DIR/server-cert.pem)$( ((USERS_LISTENING)) && echo ': dockerd uses it from its next restart')"
+    fi
   fi
   users_plan "$WORK/users" || die "dockerd cannot be given the TLS listener (nothing was changed for --users)"
   indent <"$WORK/users/notes"
