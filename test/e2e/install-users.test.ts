@@ -180,6 +180,8 @@ t.test('install --users --audit: TLS listener, gateway, users; audit then enforc
       'AUTHZ_POLICY=/etc/docker-authz/policy.yaml',
       'AUTHZ_STATE_DIR=/var/lib/docker-authz',
       'AUTHZ_LOG_LEVEL=info',
+      // The plugin reads the daemon's objects (whose each one is) on its unix socket.
+      `AUTHZ_DOCKER_HOST=${unixHost}`,
       `AUTHZ_DAEMON_TLS_ADDRESS=127.0.0.1:${port}`,
       '',
     ].join('\n'),
