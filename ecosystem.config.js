@@ -11,6 +11,10 @@
 // Cluster mode is what makes `pm2 reload` seamless: the pm2 daemon owns the listening socket and
 // hands it to the new worker, which signals `ready` once it serves; only then is the old worker
 // stopped (SIGINT; it finishes in-flight calls). A worker never unlinks a socket that is being served.
+//
+// The user gateway (docker-authz-gateway) is listed when the installer set it up (install-authz.sh
+// --users: USERS=1 in /opt/docker-authz/installed.env). It runs in fork mode, one process: it holds
+// one socket per user itself, so a reload restarts it (open connections of users are cut).
 import { parse } from 'dotenv';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -35,6 +39,11 @@ function readEnvFile(file) {
   return parse(text);
 }
 
+const APP_DIR = path.dirname(ROOT);
+const env = { NODE_ENV: 'production', AUTHZ_ENV_FILE: ENV_FILE, ...readEnvFile(ENV_FILE) };
+// The install record is plain KEY=value lines too.
+const withGateway = ROOT !== HERE && readEnvFile(path.join(APP_DIR, 'installed.env')).USERS === '1';
+
 const config = {
   apps: [
     {
@@ -53,8 +62,28 @@ const config = {
       restart_delay: 1000,
       // One out/err file per app (not per worker id), rotated by pm2-logrotate.
       merge_logs: true,
-      env: { NODE_ENV: 'production', AUTHZ_ENV_FILE: ENV_FILE, ...readEnvFile(ENV_FILE) },
+      env,
     },
+    ...(withGateway
+      ? [
+          {
+            name: 'docker-authz-gateway',
+            script: path.join(ROOT, 'dist', 'cli.js'),
+            args: ['gateway'],
+            cwd: ROOT,
+            exec_mode: 'fork',
+            instances: 1,
+            // `docker-authz gateway` sends 'ready' once every user's socket is served.
+            wait_ready: true,
+            listen_timeout: 15000,
+            kill_timeout: 10000,
+            autorestart: true,
+            restart_delay: 1000,
+            merge_logs: true,
+            env,
+          },
+        ]
+      : []),
   ],
 };
 

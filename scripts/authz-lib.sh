@@ -19,11 +19,19 @@ readonly SYSTEMD_DIR=/etc/systemd/system
 readonly DEFAULT_DAEMON_JSON=/etc/docker/daemon.json
 readonly DOCKER_PIDFILE=${DOCKER_PIDFILE:-/var/run/docker.pid}
 readonly INSTALL_RECORD=$APP_DIR/installed.env
-readonly RECORD_KEYS=(SUPERVISOR PM2_HOME PM2_STARTUP CREATED_DAEMON_JSON DAEMON_JSON)
+readonly RECORD_KEYS=(SUPERVISOR PM2_HOME PM2_STARTUP CREATED_DAEMON_JSON DAEMON_JSON USERS USERS_PKI_DIR USERS_ADDRESS USERS_DAEMON_JSON)
 readonly MIN_NODE=20.19.0
 # pm2's own unit is ordered before dockerd through this drop-in (see pm2_boot in install-authz.sh).
 readonly PM2_UNIT=pm2-root.service
 readonly PM2_ORDER_DROPIN=$SYSTEMD_DIR/$PM2_UNIT.d/docker-authz.conf
+# The user gateway (--users): its pm2 app and systemd unit, its runtime directory (sockets), and the
+# drop-in that moves docker.service's -H flags into daemon.json.
+readonly GATEWAY_APP=docker-authz-gateway
+readonly GATEWAY_UNIT=docker-authz-gateway.service
+readonly GATEWAY_RUN_DIR=/run/docker-authz
+readonly DOCKER_DROPIN=$SYSTEMD_DIR/docker.service.d/docker-authz-users.conf
+readonly DEFAULT_TLS_ADDRESS=127.0.0.1:2376
+readonly DEFAULT_PKI_DIR=$CONF_DIR/pki
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly LIB_DIR
 readonly HELPER=$LIB_DIR/install-helper.mjs
@@ -179,6 +187,7 @@ record_load() {
   fi
   # Used as a number: anything but 0 or 1 would be evaluated as an arithmetic expression.
   if [[ ! ${RECORD[CREATED_DAEMON_JSON]:-0} =~ ^[01]$ ]]; then RECORD[CREATED_DAEMON_JSON]=0; fi
+  if [[ ! ${RECORD[USERS]:-0} =~ ^[01]$ ]]; then RECORD[USERS]=0; fi
   if [[ -z ${PM2_HOME:-} && -n ${RECORD[PM2_HOME]:-} ]]; then export PM2_HOME=${RECORD[PM2_HOME]}; fi
 }
 
@@ -257,6 +266,12 @@ inspect_dockerd() {
       -H=unix://* | --host=unix://*) [[ $DAEMON_SOCKET == /var/run/docker.sock ]] && DAEMON_SOCKET=${a#*=unix://} ;;
     esac
   done
+  # No -H unix:// on the command line: dockerd listens where daemon.json's "hosts" says.
+  if [[ $DAEMON_SOCKET == /var/run/docker.sock ]] && ! printf '%s\n' "${DOCKERD_ARGS[@]}" | grep -qE '^(-H|--host)'; then
+    local from_json
+    from_json=$(helper daemon-socket "$DAEMON_JSON" 2>/dev/null || true)
+    if [[ -n $from_json ]]; then DAEMON_SOCKET=$from_json; fi
+  fi
   if [[ ${DOCKER_HOST:-} == unix://* ]]; then DAEMON_SOCKET=${DOCKER_HOST#unix://}; fi
   return 0
 }
@@ -289,21 +304,43 @@ check_no_flag() {
 }
 
 # update_daemon_json add|remove: puts "$PLUGIN_NAME" into (or takes it out of) the
-# "authorization-plugins" list in $DAEMON_JSON, keeping every other key and plugin. A changed file
-# is backed up first ($DAEMON_JSON_BACKUP) and replaced atomically with the old file's mode; with
-# --dry-run the change is shown as a diff. On remove, a daemon.json the installer created
-# ($CREATED_DAEMON_JSON) and that would be left empty is removed.
-# Returns 0 when it changed (or would change) the file, 1 when there was nothing to do.
+# "authorization-plugins" list in $DAEMON_JSON, keeping every other key and plugin (see
+# replace_daemon_json). On remove, the keys --users set ($USERS_DAEMON_JSON) go back to what they
+# were before the install, in the same change. Returns 0 when it changed (or would change) the
+# file, 1 when there was nothing to do.
 update_daemon_json() {
-  local op=$1 new=$WORK/daemon.json rc=0
-  helper json-edit "$op" "$DAEMON_JSON" "$PLUGIN_NAME" "$new" || rc=$?
+  local op=$1 src=$DAEMON_JSON changed=0 rc=0
+  helper json-edit "$op" "$DAEMON_JSON" "$PLUGIN_NAME" "$WORK/daemon.json.authz" || rc=$?
   case $rc in
-    0) ;;
-    3) return 1 ;;
+    0) src=$WORK/daemon.json.authz changed=1 ;;
+    3) ;;
     *) die "could not edit $DAEMON_JSON (nothing was changed)" ;;
   esac
-  local drop=0
-  if [[ $op == remove ]] && ((CREATED_DAEMON_JSON)) && [[ $(tr -d ' \n' <"$new") == '{}' ]]; then drop=1; fi
+  if [[ $op == remove && -n ${USERS_DAEMON_JSON:-} ]]; then
+    rc=0
+    helper users-undo "$src" "$USERS_DAEMON_JSON" "$WORK/daemon.json.users" | indent || rc=$?
+    case $rc in
+      0) src=$WORK/daemon.json.users changed=1 ;;
+      3) ;;
+      *) die "could not put back the keys --users set in $DAEMON_JSON (nothing was changed)" ;;
+    esac
+  fi
+  ((changed)) || return 1
+  local what="added \"$PLUGIN_NAME\" to authorization-plugins in $DAEMON_JSON"
+  if [[ $op == remove ]]; then
+    what="removed \"$PLUGIN_NAME\" from authorization-plugins in $DAEMON_JSON"
+    if [[ $src == "$WORK/daemon.json.users" ]]; then what="$what; the listeners and TLS settings are as before the install"; fi
+  fi
+  replace_daemon_json "$src" "$what" "$([[ $op == remove ]] && echo 1 || echo 0)"
+}
+
+# replace_daemon_json NEW WHAT [MAY_DROP]: makes NEW the daemon's configuration. The old file is
+# backed up first ($DAEMON_JSON_BACKUP) and replaced atomically with the old file's mode; with
+# --dry-run the change is shown as a diff. With MAY_DROP, a daemon.json the installer created
+# ($CREATED_DAEMON_JSON) that would be left empty is removed instead.
+replace_daemon_json() {
+  local new=$1 what=$2 drop=0
+  if [[ ${3:-0} == 1 ]] && ((CREATED_DAEMON_JSON)) && [[ $(tr -d ' \n' <"$new") == '{}' ]]; then drop=1; fi
   CHANGED=1
   if ((DRY_RUN)); then
     if ((drop)); then note "would remove $DAEMON_JSON (the installer created it; nothing else is in it)"; else show_change "$DAEMON_JSON" "$new"; fi
@@ -328,11 +365,7 @@ update_daemon_json() {
   fi
   cp "$new" "$DAEMON_JSON.docker-authz-new"
   mv -f "$DAEMON_JSON.docker-authz-new" "$DAEMON_JSON"
-  if [[ $op == add ]]; then
-    note "added \"$PLUGIN_NAME\" to authorization-plugins in $DAEMON_JSON"
-  else
-    note "removed \"$PLUGIN_NAME\" from authorization-plugins in $DAEMON_JSON"
-  fi
+  note "$what"
 }
 
 # restore_daemon_json: undoes the last update_daemon_json (the backup back, or no file).
@@ -353,6 +386,66 @@ reload_dockerd() {
   else
     return 1
   fi
+}
+
+# --- restarting dockerd (--users) -----------------------------------------------------------------
+# dockerd reads its listeners and TLS settings only when it starts: adding the user gateway's TLS
+# listener, and taking it away, need a restart. The scripts restart dockerd only where systemd runs
+# it, and only with --restart-daemon or a "yes" on a terminal; anywhere else they say what to do.
+
+RESTART_DAEMON=0
+
+# True when systemd manages dockerd (docker.service exists), running or not.
+systemd_manages_docker() {
+  systemd_is_init && [[ -n $(systemctl show -p FragmentPath --value docker.service 2>/dev/null) ]]
+}
+
+# True when dockerd keeps containers running while it is down ("live-restore").
+live_restore_on() {
+  local a
+  for a in "${DOCKERD_ARGS[@]}"; do
+    case $a in --live-restore | --live-restore=true | --live-restore=1) return 0 ;; esac
+  done
+  [[ $(helper json-get "$DAEMON_JSON" live-restore 2>/dev/null) == true ]]
+}
+
+# restart_notice WHAT: what a restart of dockerd does to running containers, said up front.
+restart_notice() {
+  say ""
+  say "NOTE: $1 needs a RESTART of dockerd: it reads its listeners and TLS settings only when it starts"
+  say "(a configuration reload cannot add or remove them). For the few seconds of the restart docker"
+  say "commands fail, and open attach, exec and logs -f sessions are cut."
+  if live_restore_on; then
+    note "live-restore is on: running containers keep running through the restart (while dockerd is down"
+    note "their output is not read, so a container that writes a lot may block until dockerd is back)."
+  else
+    note "live-restore is off: the restart STOPS every running container. Those with a restart policy"
+    note "(always, unless-stopped, on-failure) are started again; the others stay stopped. To keep them"
+    note "running, set \"live-restore\": true in $DAEMON_JSON and reload dockerd (no restart) first."
+  fi
+  say ""
+}
+
+# confirm_restart: true when the operator agrees to a restart of dockerd: --restart-daemon, or "yes"
+# on a terminal.
+confirm_restart() {
+  if ((RESTART_DAEMON)); then return 0; fi
+  if ((DRY_RUN)) || [[ ! -t 0 ]]; then return 1; fi
+  local answer=""
+  read -r -p "Restart dockerd now? [y/N] " answer || return 1
+  [[ $answer == [yY] || $answer == [yY][eE][sS] ]] || return 1
+  RESTART_DAEMON=1
+}
+
+# restart_dockerd: systemctl restart docker (it returns once dockerd says it is ready), then finds
+# the new dockerd.
+restart_dockerd() {
+  act systemctl restart docker.service || return 1
+  if ((DRY_RUN)); then return 0; fi
+  DOCKERD_PID=""
+  DOCKERD_ARGS=()
+  inspect_dockerd
+  [[ -n $DOCKERD_PID ]]
 }
 
 # Prints the log sources holding the plugin's decision lines (for the helper's verify).

@@ -11,8 +11,10 @@ SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 usage() {
   cat <<EOF
 usage: install-authz.sh [--dry-run] [--supervisor systemd|pm2] [--no-enable] [--source DIR]
+                        [--audit] [--users [--restart-daemon]]
 
-Installs docker-authz and puts it in front of this host's dockerd, without restarting dockerd:
+Installs docker-authz and puts it in front of this host's dockerd, without restarting dockerd
+(--users excepted):
 
   1. checks Node.js (>= $MIN_NODE), the daemon's configuration and that dockerd is not using the
      --authorization-plugin flag (nothing is changed if a check fails);
@@ -25,6 +27,12 @@ Installs docker-authz and puts it in front of this host's dockerd, without resta
   5. adds "$PLUGIN_NAME" to "authorization-plugins" in the daemon's daemon.json (other keys and
      plugins are kept, the old file is backed up), reloads dockerd (systemctl reload docker, or
      SIGHUP to the pid in $DOCKER_PIDFILE) and checks that dockerd now consults the plugin.
+  6. with --users: dockerd gets a TLS listener on 127.0.0.1 (tlsverify, the docker-authz CA, made
+     by docker-authz users init) next to its unix socket, in daemon.json; under systemd a drop-in
+     takes -H off docker.service's command line (dockerd refuses -H flags with "hosts" in
+     daemon.json). This needs a RESTART of dockerd (see --restart-daemon);
+  7. with --users: the user gateway (docker-authz-gateway, under the same supervisor). Then
+     "docker-authz users add NAME" gives a Unix user a Docker socket of their own.
 
 Options:
   --dry-run                  print every change (files as diffs, commands) instead of making it
@@ -34,6 +42,16 @@ Options:
   --source DIR               the docker-authz checkout or package to install (default: the
                              directory above this script; also AUTHZ_SOURCE_DIR). Built there
                              in a temporary copy if it has no up-to-date dist/.
+  --audit                    install the policy in audit mode ("mode: audit"): what the rules and
+                             the hello gate would deny is logged and let through. Applies to a new
+                             $POLICY_FILE; an existing one is never changed.
+  --users                    local users with identities of their own (steps 6 and 7). Where the
+                             TLS listener goes: AUTHZ_DAEMON_TLS_ADDRESS in $ENV_FILE
+                             (default $DEFAULT_TLS_ADDRESS). Kept by later runs without --users.
+  --restart-daemon           agree to the restart of dockerd that --users needs (systemd runs it
+                             with: systemctl restart docker). Without it the installer asks on a
+                             terminal, and stops before changing anything otherwise. Elsewhere
+                             dockerd is configured and you restart it.
   -h, --help                 this text
 
 Environment: NODE (node binary to use), PM2_HOME, DOCKER_HOST (unix:// socket of the daemon, for the
@@ -54,6 +72,16 @@ RELEASE=""
 RELEASE_CHANGED=0 # "current" now points at another release: the running plugin must be swapped
 PM2_STARTUP=""    # the init system the installer set pm2's start at boot up for (install record)
 BOOT_ADVICE=()    # what the operator must still do for start at boot, repeated at the end
+AUDIT=0           # --audit: a new policy file in audit mode
+USERS=0           # --users, or an install that has them: dockerd's TLS listener and the gateway
+USERS_RECORDED=0  # the install record has the users (USERS=1 and what goes with it)
+USERS_PKI_DIR=""
+USERS_ADDRESS=""
+USERS_DAEMON_JSON="" # what --users set in daemon.json, before and after (install record)
+USERS_GATEWAY_SOCKET=""
+USERS_LISTENING=0 # dockerd already serves the TLS listener with the docker-authz CA
+USERS_RESTART=0   # dockerd must restart for its TLS listener
+USERS_ADVICE=()   # what the operator must still do for it, repeated at the end
 
 parse_args() {
   while (($#)); do
@@ -65,6 +93,9 @@ parse_args() {
       --supervisor=*) SUPERVISOR=${1#*=} ;;
       --source) SOURCE_DIR=${2:-}; shift ;;
       --source=*) SOURCE_DIR=${1#*=} ;;
+      --audit) AUDIT=1 ;;
+      --users) USERS=1 ;;
+      --restart-daemon) RESTART_DAEMON=1 ;;
       *) usage >&2; die "unknown option $1" ;;
     esac
     shift
@@ -91,7 +122,7 @@ check_host() {
   previous=$(record_get SUPERVISOR)
   if [[ -n $previous && $previous != "$SUPERVISOR" ]]; then
     die "docker-authz is installed under $previous; uninstall it first to switch to $SUPERVISOR" \
-      "($APP_DIR/current/scripts/uninstall-authz.sh keeps your policy and state)"
+      "($APP_DIR/current/scripts/uninstall-authz.sh keeps your policy and state; --keep-users keeps the users' certificates)"
   fi
 
   inspect_dockerd
@@ -107,6 +138,91 @@ check_host() {
   # Remembered for the uninstaller: a daemon.json the installer creates is removed again.
   CREATED_DAEMON_JSON=$(record_get CREATED_DAEMON_JSON 0)
   if ((ENABLE)) && [[ ! -e $DAEMON_JSON ]]; then CREATED_DAEMON_JSON=1; fi
+  USERS_DAEMON_JSON=$(record_get USERS_DAEMON_JSON)
+  USERS_RECORDED=$(record_get USERS 0)
+  if ((USERS_RECORDED)); then USERS=1; fi
+  if ((USERS)); then check_users; fi
+}
+
+# --users: where the PKI and the listener go, whether dockerd can be given the listener, and
+# whether that needs a restart (which the operator must agree to before anything is changed).
+check_users() {
+  ((ENABLE)) || die "--users changes dockerd's configuration: it cannot be combined with --no-enable"
+  local settings
+  settings=$(helper env-get "$ENV_FILE" "AUTHZ_PKI_DIR=$DEFAULT_PKI_DIR" "AUTHZ_DAEMON_TLS_ADDRESS=$DEFAULT_TLS_ADDRESS" \
+    "AUTHZ_GATEWAY_SOCKET=$GATEWAY_RUN_DIR/gateway.sock") || die "cannot read $ENV_FILE"
+  { read -r USERS_PKI_DIR; read -r USERS_ADDRESS; read -r USERS_GATEWAY_SOCKET; } <<<"$settings"
+  note "users: dockerd's TLS listener $USERS_ADDRESS, PKI $USERS_PKI_DIR (AUTHZ_DAEMON_TLS_ADDRESS, AUTHZ_PKI_DIR in $ENV_FILE)"
+  users_plan "$WORK/users-check" || die "stopping: dockerd cannot be given the user gateway's TLS listener as it is configured (nothing was changed)"
+  local probe rc=0
+  probe=$(helper tls-probe "$USERS_ADDRESS" "$USERS_PKI_DIR/ca.pem" 0) || rc=$?
+  case $rc in
+    0) USERS_LISTENING=1 ;;
+    3) ;;
+    *)
+      # dockerd itself, with another CA (a new one was made) or an old configuration, is restarted;
+      # anything else is in the way.
+      if ! users_planned_listener; then
+        die "$probe" "dockerd's TLS listener for the user gateway needs $USERS_ADDRESS: choose a free port with" \
+          "AUTHZ_DAEMON_TLS_ADDRESS=127.0.0.1:PORT in $ENV_FILE, then run this again (nothing was changed)"
+      fi
+      note "$probe: dockerd must restart to use the docker-authz CA"
+      ;;
+  esac
+  if ! dockerd_reachable; then return 0; fi
+  if [[ $(<"$WORK/users-check/changed") == 1 ]] || ! users_dropin_current "$WORK/users-check" || ! ((USERS_LISTENING)); then USERS_RESTART=1; fi
+  ((USERS_RESTART)) || return 0
+  restart_notice "--users"
+  if ! systemd_runs_docker; then
+    note "dockerd is not run by systemd here: the installer configures it, and you restart it (this run ends by saying how)."
+  elif ((DRY_RUN)); then
+    note "(a real run restarts dockerd with --restart-daemon, or after a yes on a terminal)"
+  elif confirm_restart; then
+    note "dockerd will be restarted (step 6)"
+  else
+    die "stopping: --users restarts dockerd. Run this again with --restart-daemon to go ahead (nothing was changed)." \
+      "--dry-run shows every change first."
+  fi
+}
+
+# True when dockerd is already configured for the listener (daemon.json has it; only a restart is missing).
+users_planned_listener() {
+  local want
+  want=$(helper json-get "$WORK/users-check/daemon.json" hosts)
+  [[ $(<"$WORK/users-check/changed") == 0 && -n $want && $(helper json-get "$DAEMON_JSON" hosts) == "$want" ]]
+}
+
+# users_dropin_current DIR: the drop-in for docker.service is what the plan in DIR says (or absent, as it says).
+users_dropin_current() {
+  if [[ -f $1/dropin ]]; then cmp -s "$1/dropin" "$DOCKER_DROPIN"; else [[ ! -e $DOCKER_DROPIN ]]; fi
+}
+
+# users_plan DIR: the daemon side of --users, computed into DIR by the helper (daemon.json, the
+# record, the drop-in, notes; "changed" says whether daemon.json changes). Fails with the reason.
+users_plan() {
+  local dir=$1 f l key value
+  rm -rf "$dir"
+  mkdir -p "$dir"
+  local -a opts=(--daemon-json "$DAEMON_JSON" --address "$USERS_ADDRESS" --pki "$USERS_PKI_DIR" --out "$dir")
+  if [[ -n $USERS_DAEMON_JSON ]]; then opts+=(--record "$USERS_DAEMON_JSON"); fi
+  if [[ -n $DOCKERD_PID && -r /proc/$DOCKERD_PID/cmdline ]]; then opts+=(--cmdline "/proc/$DOCKERD_PID/cmdline"); fi
+  if systemd_manages_docker; then
+    # docker.service and its drop-ins, in the order systemd applies them, without ours.
+    local fragment="" dropins=""
+    while IFS='=' read -r key value; do
+      case $key in
+        FragmentPath) fragment=$value ;;
+        DropInPaths) dropins=$value ;;
+      esac
+    done < <(systemctl show -p FragmentPath -p DropInPaths docker.service 2>/dev/null)
+    for f in $fragment $dropins; do
+      if [[ $f != "$DOCKER_DROPIN" && -r $f ]]; then opts+=(--unit "$f"); fi
+    done
+    while IFS= read -r l; do
+      if [[ -n $l ]]; then opts+=(--listen "$l"); fi
+    done < <(systemctl show -p Listen --value docker.socket 2>/dev/null || true)
+  fi
+  helper users-plan "${opts[@]}" >"$dir/notes" || return 1
 }
 
 check_source() {
@@ -310,10 +426,29 @@ EOF
   fi
   if [[ -e $POLICY_FILE ]]; then
     note "kept $POLICY_FILE"
+    if ((AUDIT)) && [[ $(policy_mode) == enforce ]]; then
+      warn "--audit: $POLICY_FILE exists and is not in audit mode; it is kept as it is." \
+        "To audit with it, set \"mode: audit\" at its top level, then: docker-authz reload"
+    fi
+  elif ((AUDIT)); then
+    helper audit-policy "$SOURCE_DIR/policy/default.yaml" "$WORK/policy.yaml"
+    install_content "$POLICY_FILE" 0644 <"$WORK/policy.yaml" || true
   else
     install_content "$POLICY_FILE" 0644 <"$SOURCE_DIR/policy/default.yaml" || true
   fi
   ensure_dir "$STATE_DIR" 0700
+}
+
+# The installed policy's top-level mode (enforce or audit), read with a release's YAML parser;
+# nothing when it cannot be read.
+policy_mode() {
+  local dir
+  for dir in "$APP_DIR/current" "$RELEASE" "$BUILD_DIR" "$SOURCE_DIR"; do
+    if [[ -n $dir && -d $dir/node_modules/yaml ]]; then
+      helper policy-mode "$dir" "$POLICY_FILE" 2>/dev/null || true
+      return 0
+    fi
+  done
 }
 
 # === 3. registration ===============================================================================
@@ -447,8 +582,12 @@ EOF
 # === 5. enable in dockerd ==========================================================================
 
 write_record() {
+  local -a users=()
+  if ((USERS_RECORDED)); then
+    users=("USERS=1" "USERS_PKI_DIR=$USERS_PKI_DIR" "USERS_ADDRESS=$USERS_ADDRESS" "USERS_DAEMON_JSON=$USERS_DAEMON_JSON")
+  fi
   record_write "SUPERVISOR=$SUPERVISOR" "PM2_HOME=$(pm2_home)" "PM2_STARTUP=$PM2_STARTUP" \
-    "CREATED_DAEMON_JSON=$CREATED_DAEMON_JSON" "DAEMON_JSON=$DAEMON_JSON"
+    "CREATED_DAEMON_JSON=$CREATED_DAEMON_JSON" "DAEMON_JSON=$DAEMON_JSON" "${users[@]}"
 }
 
 enable_in_dockerd() {
@@ -457,10 +596,9 @@ enable_in_dockerd() {
   if update_daemon_json add; then changed=1; else note "$DAEMON_JSON already lists \"$PLUGIN_NAME\""; fi
 
   if ! dockerd_reachable; then
-    if ((DRY_RUN)); then say "dry run finished (dockerd is not running)"; exit 0; fi
-    say "dockerd is not running: it will consult docker-authz when it starts."
+    note "dockerd is not running: it will consult docker-authz when it starts."
     note "the plugin must be running before dockerd starts, or dockerd refuses to start (see docs/operations.md)"
-    exit 0
+    return 0
   fi
   if ((changed)); then reload_dockerd; fi
   if ((DRY_RUN)); then
@@ -482,6 +620,141 @@ enable_in_dockerd() {
   note "$result"
 }
 
+# === 6. users: dockerd's TLS listener ==============================================================
+
+users_daemon() {
+  say "users: dockerd's TLS listener on $USERS_ADDRESS"
+  # The CA and dockerd's server certificate (kept when they are there and good).
+  if ((DRY_RUN)); then
+    note "would run: docker-authz users init   (the CA and dockerd's server certificate in $USERS_PKI_DIR, unless they are there)"
+  else
+    local out
+    out=$("$APP_DIR/bin/docker-authz" users init --json) || die "docker-authz users init failed; dockerd's configuration was not changed for --users"
+    if [[ $out == *'"ca"'* ]]; then note "created the users' CA in $USERS_PKI_DIR"; fi
+    if [[ $out == *'"server"'* ]]; then
+      note "issued dockerd's server certificate ($USERS_PKI_DIR/server-cert.pem)$( ((USERS_LISTENING)) && echo ': dockerd uses it from its next restart')"
+    fi
+  fi
+  users_plan "$WORK/users" || die "dockerd cannot be given the TLS listener (nothing was changed for --users)"
+  indent <"$WORK/users/notes"
+  local daemon_changed dropin_changed=0 restart=0
+  daemon_changed=$(<"$WORK/users/changed")
+  users_dropin_current "$WORK/users" || dropin_changed=1
+  if ((daemon_changed || dropin_changed)) || ! ((USERS_LISTENING)); then restart=1; fi
+  if ((restart)) && systemd_runs_docker && ! ((RESTART_DAEMON || DRY_RUN)); then
+    die "dockerd must restart for its TLS listener; run this again with --restart-daemon (nothing was changed for --users)"
+  fi
+
+  # Recorded first: the uninstaller can undo whatever part of this is done when something fails.
+  local recorded_before=$USERS_RECORDED daemon_json_before=$USERS_DAEMON_JSON
+  USERS_DAEMON_JSON=$(<"$WORK/users/record")
+  USERS_RECORDED=1
+  write_record
+
+  local backup=""
+  if ((daemon_changed)); then
+    replace_daemon_json "$WORK/users/daemon.json" "TLS listener $USERS_ADDRESS and TLS settings (the docker-authz CA) in $DAEMON_JSON"
+    backup=${DAEMON_JSON_BACKUP:-none}
+  fi
+  if ((dropin_changed)); then
+    if [[ -e $DOCKER_DROPIN ]]; then cp -a "$DOCKER_DROPIN" "$WORK/dropin.before"; fi
+    if [[ -f $WORK/users/dropin ]]; then
+      install_content "$DOCKER_DROPIN" 0644 <"$WORK/users/dropin" || true
+    else
+      act rm -f "$DOCKER_DROPIN"
+    fi
+    act systemctl daemon-reload
+  fi
+
+  if ! dockerd_reachable; then
+    note "dockerd is not running: it listens on $USERS_ADDRESS when it starts"
+    return 0
+  fi
+  if ! ((restart)); then
+    note "dockerd already listens on $USERS_ADDRESS with the docker-authz CA"
+    return 0
+  fi
+  if ! systemd_runs_docker; then
+    if ((DRY_RUN)); then return 0; fi
+    USERS_ADVICE+=("dockerd must be RESTARTED to listen on $USERS_ADDRESS (its configuration is in $DAEMON_JSON): restart it the way"
+      "this host starts it (rc-service docker restart, service docker restart, ...). Until then the users' docker commands fail with"
+      "\"nothing listens on the Docker daemon's TLS listener\". Root's unix socket works as before.")
+    return 0
+  fi
+
+  note "restarting dockerd for its TLS listener"
+  local result probe
+  if restart_dockerd; then
+    if ((DRY_RUN)); then
+      note "would check that dockerd consults the plugin and listens on $USERS_ADDRESS with the docker-authz CA"
+      return 0
+    fi
+    if result=$(verify_dockerd on "$SUPERVISOR") && probe=$(helper tls-probe "$USERS_ADDRESS" "$USERS_PKI_DIR/ca.pem" 30); then
+      note "$result"
+      note "$probe"
+      return 0
+    fi
+  else
+    result="systemctl restart docker failed"
+  fi
+  warn "dockerd did not come back as expected (${probe:-$result}); putting its configuration back and restarting it again"
+  if [[ -n $backup ]]; then
+    if [[ $backup == none ]]; then rm -f "$DAEMON_JSON"; else cp -a "$backup" "$DAEMON_JSON"; fi
+  fi
+  if ((dropin_changed)); then
+    if [[ -e $WORK/dropin.before ]]; then cp -a "$WORK/dropin.before" "$DOCKER_DROPIN"; else rm -f "$DOCKER_DROPIN"; fi
+    systemctl daemon-reload || true
+  fi
+  USERS_RECORDED=$recorded_before
+  USERS_DAEMON_JSON=$daemon_json_before
+  write_record
+  systemctl restart docker.service || warn "dockerd does not start again either: see journalctl -u docker, and docs/operations.md (Break-glass)"
+  die "dockerd did not start with the user gateway's TLS listener: ${probe:-$result}" \
+    "its configuration is as before --users; look at its log: journalctl -u docker -n 50"
+}
+
+# === 7. users: the gateway =========================================================================
+
+users_gateway() {
+  say "users: the gateway ($SUPERVISOR)"
+  if [[ $SUPERVISOR == systemd ]]; then
+    local unit_changed=0
+    if install_content "$SYSTEMD_DIR/$GATEWAY_UNIT" 0644 <"$WORK/release/systemd/$GATEWAY_UNIT"; then
+      unit_changed=1
+      act systemctl daemon-reload
+    fi
+    if ! systemctl is-enabled --quiet "$GATEWAY_UNIT" 2>/dev/null; then act systemctl enable "$GATEWAY_UNIT"; fi
+    if ! systemctl is-active --quiet "$GATEWAY_UNIT"; then
+      act systemctl start "$GATEWAY_UNIT"
+    elif ((RELEASE_CHANGED || unit_changed)); then
+      act systemctl restart "$GATEWAY_UNIT"
+    fi
+  else
+    local pm2=(env "PM2_HOME=$(pm2_home)" pm2)
+    # The process file lists the gateway once the install record says USERS=1; a new release
+    # was reloaded with the plugin (pm2 reload of the whole file).
+    if pm2_running && pm2_cmd describe "$GATEWAY_APP" >/dev/null 2>&1; then
+      note "pm2 already runs $GATEWAY_APP"
+    else
+      act_quiet "${pm2[@]}" start "$APP_DIR/current/ecosystem.config.js" --only "$GATEWAY_APP" ||
+        die "pm2 start $GATEWAY_APP failed" "look at its log: pm2 logs $GATEWAY_APP"
+      act_quiet "${pm2[@]}" save || die "pm2 save failed"
+    fi
+  fi
+  if ((DRY_RUN)); then
+    note "would wait until the gateway answers on $USERS_GATEWAY_SOCKET"
+    return 0
+  fi
+  helper wait-http "$USERS_GATEWAY_SOCKET" /status 30 "the gateway" >/dev/null ||
+    die "the gateway is not answering on $USERS_GATEWAY_SOCKET" "look at its log: $(gateway_log_command)"
+  note "the gateway answers on $USERS_GATEWAY_SOCKET"
+}
+
+gateway_log_command() { if [[ $SUPERVISOR == systemd ]]; then echo "journalctl -u $GATEWAY_APP -f"; else echo "pm2 logs $GATEWAY_APP"; fi; }
+
+# The Unix users in the docker group can open dockerd's socket and skip the gateway.
+docker_group_members() { getent group docker 2>/dev/null | cut -d: -f4 | tr ',' ' '; }
+
 report_boot_advice() {
   local line
   if ((${#BOOT_ADVICE[@]})); then
@@ -496,15 +769,50 @@ report() {
     return 0
   fi
   say ""
-  say "docker-authz is installed and dockerd consults it$( ((CHANGED)) || echo ' (nothing changed)')."
+  if dockerd_reachable; then
+    say "docker-authz is installed and dockerd consults it$( ((CHANGED)) || echo ' (nothing changed)')."
+  else
+    say "docker-authz is installed; dockerd is not running: it will consult docker-authz when it starts."
+  fi
   report_boot_advice
+  local line members
+  if ((${#USERS_ADVICE[@]})); then
+    say ""
+    for line in "${USERS_ADVICE[@]}"; do say "$line"; done
+  fi
   say ""
-  say "Next:"
-  note "docker run hello-world          say hello: until then, docker commands other than that are refused"
+  if [[ $(policy_mode) == audit ]]; then
+    say "The policy is in AUDIT mode: its rules and the hello gate refuse nothing; what they would refuse is"
+    say "logged with \"audit\":true ($(log_command)) and counted (docker-authz status). To enforce, once the"
+    say "log shows what you expect:"
+    note "set \"mode: enforce\" in $POLICY_FILE (or remove its mode: line), then: docker-authz check && docker-authz reload"
+    say ""
+    say "Next:"
+    note "docker run hello-world          say hello (in audit mode, callers who have not are logged, not refused)"
+  else
+    say "Next:"
+    note "docker run hello-world          say hello: until then, docker commands other than that are refused"
+  fi
   note "$POLICY_FILE   the policy; saved changes are reloaded automatically (or: docker-authz reload)"
   note "docker-authz hello status       who has said hello"
   note "$(log_command)      one JSON line per decision"
-  note "uninstall: $APP_DIR/current/scripts/uninstall-authz.sh   (keeps policy and state unless --purge)"
+  if ((USERS)); then
+    say ""
+    say "Local users: root on dockerd's own socket is \"@anonymous\" to the plugin; each user added here gets a"
+    say "socket of their own and is themselves (docs/operations.md, Local users):"
+    note "docker-authz users add NAME [--group G]   a Docker socket for the Unix user NAME (prints their DOCKER_HOST line)"
+    note "docker-authz users list                   who, their sockets, certificates and groups"
+    note "docker-authz users remove NAME            closes NAME's socket and connections at once"
+    note "$(gateway_log_command)      one JSON line per user connection"
+    members=$(docker_group_members)
+    if [[ -n ${members// /} ]]; then
+      warn "in the docker group, so able to skip the gateway and use dockerd's socket as @anonymous: $members" \
+        "(take them out: gpasswd -d NAME docker)"
+    fi
+    note "uninstall: $APP_DIR/current/scripts/uninstall-authz.sh   (keeps policy and state unless --purge, removes the users' certificates unless --keep-users)"
+  else
+    note "uninstall: $APP_DIR/current/scripts/uninstall-authz.sh   (keeps policy and state unless --purge)"
+  fi
 }
 
 report_not_enabled() {
@@ -528,6 +836,10 @@ main() {
     return 0
   fi
   enable_in_dockerd # 5
+  if ((USERS)); then
+    users_daemon    # 6
+    users_gateway   # 7
+  fi
   report
 }
 

@@ -4,10 +4,14 @@ import { MetricsHub } from './metrics/hub.js';
 import type { MetricsListener } from './metrics/listen.js';
 import { startPolicyLifecycle, type PolicyLifecycle } from './policy/lifecycle.js';
 import { createApp, type HealthReport } from './protocol/app.js';
-import { createAuthzHandlers } from './protocol/authz.js';
+import { createAuthzHandlers, SELF_HEADER } from './protocol/authz.js';
 import { pluginEndpoints } from './protocol/endpoints.js';
 import { listen, type Limits, type Listening } from './protocol/server.js';
+import { unixClient } from './daemon/client.js';
+import { startMirror, type Mirror } from './daemon/mirror.js';
 import { Greetings } from './state/greetings.js';
+import { ObjectStore } from './state/objects.js';
+import { selfToken } from './state/self-token.js';
 import { noteProbe } from './state/probe.js';
 import { bumpReloadGeneration, loadLastGood, reloadGeneration, saveLastGood } from './state/policy-record.js';
 import { StateStore } from './state/store.js';
@@ -31,6 +35,8 @@ export interface StartOptions {
   readonly stateRetryMs?: number;
   /** How often counted metrics go to the state database (shared by every worker). */
   readonly metricsFlushMs?: number;
+  /** Keep object records in step with the daemon (default true); tests of other things turn it off. */
+  readonly mirror?: boolean;
 }
 
 /**
@@ -54,6 +60,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
   const hub = new MetricsHub(state, () => pluginLog.sink.dropped, opts.metricsFlushMs);
   const { counts } = hub;
   const greetings = new Greetings(state);
+  const objects = new ObjectStore(state);
   const policy = startPolicyLifecycle({
     file: config.policyFile,
     pluginName: config.pluginName,
@@ -76,15 +83,19 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       policy: p,
       state: s,
       log: { dropped: pluginLog.sink.dropped },
+      objects: objects.notReady === undefined ? { synced: true } : { synced: false, why: objects.notReady },
       decisions: hub.decisions(),
       ...(metrics && { metrics: metrics.address }),
     };
   };
 
   const onError = (err: unknown) => log.error({ err }, 'call failed; answered 500 (the daemon refuses the request)');
+  const token = selfToken(state);
   const authz = createAuthzHandlers({
     policy: policy.current,
     greetings,
+    objects,
+    selfToken: token,
     log: pluginLog,
     counts,
     onProbe: (nonce) => noteProbe(state, nonce),
@@ -132,6 +143,28 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       log.error({ err: (err as Error).message }, 'cannot serve metrics; the plugin runs without them');
     }
   }
+  // Whose each object is: records follow the daemon (its objects at start, then its events). The
+  // plugin's own reads carry a secret so that it allows them.
+  let mirror: Mirror | undefined;
+  if (opts.mirror !== false) {
+    const headers = { [SELF_HEADER]: token };
+    let lastError: string | undefined;
+    mirror = startMirror({
+      socketPath: config.dockerSocket,
+      reader: unixClient({ socketPath: config.dockerSocket, headers }),
+      headers,
+      objects,
+      onError: (message) => {
+        // A daemon that is down says so once, not at every retry.
+        if (message !== lastError) log.warn(message);
+        lastError = message;
+      },
+      onSynced: () => {
+        if (lastError !== undefined) log.info("object records are in step with the daemon's objects again");
+        lastError = undefined;
+      },
+    });
+  }
   const p = policy.status();
   log.info(
     {
@@ -153,6 +186,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     state,
     health,
     stop: async () => {
+      mirror?.close();
       policy.close();
       await Promise.all([listening.close(), metrics?.close()]);
       hub.close();

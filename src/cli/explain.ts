@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { formatIssue } from '../policy/load.js';
 import { ANONYMOUS } from '../request/types.js';
 import { EXIT, UsageError, type Command, type CommandContext } from './command.js';
+import { parseObjectOption } from './offline-objects.js';
 import { envelopeOf, explain, loadOfflinePolicy, verdict, type Explanation, type Step } from './offline.js';
 
 /** Reads FILE, or standard input for "-"; undefined (after saying why) when it cannot be read. */
@@ -62,8 +63,9 @@ export const explainCommand: Command = {
   summary: 'Decide one request offline against a policy, and say why, rule by rule.',
   description:
     'Nothing is sent to the running plugin or the daemon, and the state database is not read: whether the caller\n' +
-    "has said hello is given (--greeted, the default, or --not-greeted). Groups come from the policy's groups:\n" +
-    'section, as for the plugin. The request is judged exactly as the plugin judges the AuthZReq the daemon would\n' +
+    'has said hello is given (--greeted, the default, or --not-greeted), and so is who created the objects the\n' +
+    "request names (--object, for the ownership rule). Groups come from the policy's groups: section, as for the\n" +
+    'plugin. The request is judged exactly as the plugin judges the AuthZReq the daemon would\n' +
     'send: the path as the router reads it, the body as Go decodes it.\n' +
     'Exit status: 0 allowed, 1 denied, 2 usage error, 3 the policy or an input file could not be read.',
   options: {
@@ -79,6 +81,12 @@ export const explainCommand: Command = {
     user: { type: 'string', short: 'u', valueName: 'NAME', description: 'the caller: a TLS user name (default @anonymous)' },
     greeted: { type: 'boolean', description: 'the caller has said hello (the default)' },
     'not-greeted': { type: 'boolean', description: 'the caller has not said hello: see the hello gate decide' },
+    object: {
+      type: 'string',
+      multiple: true,
+      valueName: 'KIND:REF=OWNER',
+      description: 'an object and who created it, for the ownership rule (repeatable; OWNER "-": made before the plugin)',
+    },
     authzreq: {
       type: 'string',
       valueName: 'FILE',
@@ -140,7 +148,12 @@ export const explainCommand: Command = {
       input = envelopeOf({ method, path: v.path as string, body, user: user ?? ANONYMOUS });
     }
 
-    const e = explain(loaded.value, input, greeted);
+    const objects = ((v.object as unknown as string[] | undefined) ?? []).map((o) => {
+      const spec = parseObjectOption(o);
+      if (typeof spec === 'string') throw new UsageError(spec);
+      return spec;
+    });
+    const e = explain(loaded.value, input, { greeted, objects });
     if (format === 'json') {
       ctx.out(
         JSON.stringify(

@@ -1,16 +1,8 @@
 import { Greetings } from '../state/greetings.js';
-import { StateStore } from '../state/store.js';
+import { withState } from './with-state.js';
 import { EXIT, UsageError, type Command, type CommandContext } from './command.js';
 
-// The CLI reads and writes the state database itself: every worker sees the change at once.
-function withGreetings<T>(ctx: CommandContext, fn: (g: Greetings) => T): T {
-  const state = new StateStore(ctx.config().stateDir, { onNote: (m) => ctx.err(`note: ${m}`) });
-  try {
-    return fn(new Greetings(state));
-  } finally {
-    state.close();
-  }
-}
+const withGreetings = <T>(ctx: CommandContext, fn: (o: Greetings) => T): T => withState(ctx, (state) => fn(new Greetings(state)));
 
 export const helloStatusCommand: Command = {
   name: 'hello status',

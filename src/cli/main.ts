@@ -49,6 +49,12 @@ export const COMMANDS: readonly { readonly name: string; readonly summary: strin
     summary: 'Existing containers, volumes and networks the policy would refuse.',
     load: async () => (await import('./scan.js')).scanCommand,
   },
+  { name: 'owners', summary: 'Objects and their owners.', load: async () => (await import('./owners.js')).ownersCommand },
+  {
+    name: 'owners adopt',
+    summary: 'Give an object without a known owner to a user.',
+    load: async () => (await import('./owners.js')).ownersAdoptCommand,
+  },
   { name: 'gateway', summary: 'Run the user gateway in the foreground.', load: async () => (await import('./gateway.js')).gatewayCommand },
 ];
 

@@ -2,15 +2,17 @@ import { deny, ruleForError, type Decision } from '../policy/built-in.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import { evaluate, type TraceOutcome } from '../policy/evaluate.js';
 import type { GreetingView } from '../policy/gate.js';
+import type { StateView } from '../policy/state-view.js';
 import { loadPolicyFile, type PolicyIssue } from '../policy/load.js';
 import type { Policy, Rule } from '../policy/schema.js';
 import { parseEnvelope, type Envelope } from '../protocol/envelope.js';
 import { normalize } from '../request/normalize.js';
 import { ANONYMOUS, identityName } from '../request/types.js';
+import { offlineObjects, type ObjectSpec } from './offline-objects.js';
 
 // Deciding one request offline, the way the plugin does (parseEnvelope → normalize → evaluate), with
 // every step explained: `docker-authz explain` and `docker-authz test`. Nothing here reads or writes
-// the plugin's state; whether the caller has said hello is given.
+// the plugin's state: whether the caller has said hello, and who created which objects, are given.
 
 /** A policy file read for offline use: as written (for rule options and groups) and compiled. */
 export interface OfflinePolicy {
@@ -99,10 +101,19 @@ const JUDGES: Readonly<Partial<Record<string, string>>> = {
   networks: 'network drivers, driver options and the addresses callers choose',
   registries: 'the registry a pull, push, search, plugin install or login reaches',
   'host-resources': '--oom-score-adj, --oom-kill-disable, --pids-limit, --ulimit, real-time CPU and per-device block I/O',
+  ownership: 'whose the containers, volumes, networks and execs it names are',
 };
 
-const greetingsFor = (greeted: boolean): GreetingView =>
-  greeted ? { isGreeted: () => true, anyGreeted: true } : { isGreeted: () => false, anyGreeted: false };
+/** What the plugin's state would say: whether the caller has said hello, and who created which objects. */
+export interface OfflineState {
+  readonly greeted: boolean;
+  readonly objects?: readonly ObjectSpec[];
+}
+
+function stateFor({ greeted, objects = [] }: OfflineState): StateView {
+  const greetings: GreetingView = greeted ? { isGreeted: () => true, anyGreeted: true } : { isGreeted: () => false, anyGreeted: false };
+  return { greetings, objects: offlineObjects(objects) };
+}
 
 export const groupsOf = (policy: Policy, identity: string): string[] =>
   Object.entries(policy.groups)
@@ -134,10 +145,11 @@ function noMatch(rule: Rule, op: string): string {
 }
 
 /** Decides `input` (an AuthZReq's text, or the envelope itself) against `policy`, step by step. */
-export function explain(policy: OfflinePolicy, input: string | Envelope, greeted: boolean): Explanation {
+export function explain(policy: OfflinePolicy, input: string | Envelope, given: OfflineState): Explanation {
   const env = typeof input === 'string' ? parseEnvelope(input) : input;
+  const { greeted } = given;
   try {
-    return decide(policy, env, greeted);
+    return decide(policy, env, given);
   } catch (err) {
     // As the plugin does: a failure while deciding is a denial.
     const message = `docker-authz failed while deciding this request: ${(err as Error).message}`;
@@ -155,7 +167,8 @@ export function explain(policy: OfflinePolicy, input: string | Envelope, greeted
   }
 }
 
-function decide(policy: OfflinePolicy, env: Envelope | string, greeted: boolean): Explanation {
+function decide(policy: OfflinePolicy, env: Envelope | string, given: OfflineState): Explanation {
+  const { greeted } = given;
   const base = {
     method: typeof env === 'string' ? '' : String(env.RequestMethod ?? ''),
     path: typeof env === 'string' ? '' : String(env.RequestUri ?? ''),
@@ -182,7 +195,8 @@ function decide(policy: OfflinePolicy, env: Envelope | string, greeted: boolean)
   const identity = identityName(req.identity);
   const raw = new Map(policy.policy.rules.map((r) => [r.id, r]));
   const steps: Step[] = [];
-  const decision = evaluate(policy.compiled, req, greetingsFor(greeted), {
+  const state = stateFor(given);
+  const decision = evaluate(policy.compiled, req, state, {
     step(id, outcome, detail) {
       const rule = raw.get(id);
       if (!rule) {
@@ -204,7 +218,7 @@ function decide(policy: OfflinePolicy, env: Envelope | string, greeted: boolean)
       would = 'skip';
       detail = `not reached; would not apply anyway (${notForYou(written, policy.policy, identity).replace(/^does not apply: /, '')})`;
     } else {
-      const found = rule.check(req);
+      const found = rule.check(req, state);
       would = found ? 'match' : 'no-match';
       detail = found
         ? `not reached; would also ${rule.effect === 'allow' ? 'allow' : 'deny'}: ${found.field} ${found.reason}`

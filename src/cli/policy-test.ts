@@ -5,6 +5,7 @@ import { BUILT_IN_RULES } from '../policy/built-in.js';
 import { closest, pathText } from '../policy/issue-text.js';
 import { formatIssue, locate, parseYaml, type PolicyIssue } from '../policy/load.js';
 import { ANONYMOUS } from '../request/types.js';
+import { OBJECT_KINDS } from './offline-objects.js';
 import { EXIT, UsageError, type Command } from './command.js';
 import { stepLines } from './explain.js';
 import { envelopeOf, explain, loadOfflinePolicy, verdict, type Explanation, type OfflinePolicy } from './offline.js';
@@ -29,9 +30,16 @@ const requestSchema = z.strictObject({
   greeted: z.boolean().default(true),
 });
 
+const objectSchema = z.strictObject({
+  kind: z.enum(OBJECT_KINDS),
+  name: z.string().min(1).describe("The object's name, or its full ID (64 hex digits; an exec's ID)."),
+  owner: z.string().min(1).nullable().describe('Who created it; null: made before the plugin (administrators only).'),
+});
+
 const caseSchema = z.strictObject({
   name: z.string().min(1),
   request: requestSchema,
+  objects: z.array(objectSchema).optional().describe("More objects for this case, besides the file's."),
   expect: z.strictObject({
     allow: z.boolean(),
     rule: z.string().min(1).optional().describe('The rule that decides: the deny rule, or the allow rule that matched.'),
@@ -41,6 +49,7 @@ const caseSchema = z.strictObject({
 export const testFileSchema = z
   .strictObject({
     policy: z.string().min(1).optional().describe('The policy these cases are for, relative to this file (--policy overrides it).'),
+    objects: z.array(objectSchema).default([]).describe('Objects the cases name, and who created them (for the ownership rule).'),
     cases: z.array(caseSchema).min(1),
   })
   .superRefine((file, ctx) => {
@@ -92,11 +101,14 @@ export interface FileResult {
 
 const expectedText = (e: TestCase['expect']) => `${e.allow ? 'allowed' : 'denied'}${e.rule ? ` by rule ${e.rule}` : ''}`;
 
-function runCase(policy: OfflinePolicy, c: TestCase, line: number): CaseResult {
+type ObjectEntry = TestFile['objects'][number];
+
+function runCase(policy: OfflinePolicy, c: TestCase, line: number, shared: readonly ObjectEntry[]): CaseResult {
   const r = c.request;
   const body = r.body === undefined ? undefined : typeof r.body === 'string' ? r.body : JSON.stringify(r.body);
   const method = r.method ?? (body === undefined ? 'GET' : 'POST');
-  const got = explain(policy, envelopeOf({ method, path: r.path, body, user: r.user }), r.greeted);
+  const objects = [...shared, ...(c.objects ?? [])].map((o) => ({ kind: o.kind, ref: o.name, owner: o.owner }));
+  const got = explain(policy, envelopeOf({ method, path: r.path, body, user: r.user }), { greeted: r.greeted, objects });
   const d = got.decision;
   const rule = d.rule;
   let failure: string | undefined;
@@ -153,7 +165,7 @@ export const testCommand: Command = {
       const policyFile = override ?? (value.policy !== undefined ? resolve(dirname(file), value.policy) : ctx.config().policyFile);
       const policy = policyAt(policyFile);
       if (!policy.ok) return { file, policy: policyFile, errors: policy.issues.map(formatIssue), cases: [] };
-      const cases = value.cases.map((c, i) => runCase(policy.value, c, locate(text, file, ['cases', i]).line));
+      const cases = value.cases.map((c, i) => runCase(policy.value, c, locate(text, file, ['cases', i]).line, value.objects));
       return { file, policy: policy.value.source, cases };
     });
 

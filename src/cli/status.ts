@@ -15,6 +15,7 @@ interface Health {
   policy: PolicyStatus;
   state: StateHealth;
   log: { dropped: number };
+  objects?: { synced: boolean; why?: string };
   decisions: { allow: number; deny: number; audit: number };
   metrics?: string;
 }
@@ -70,6 +71,13 @@ function render(h: Health, daemon: Consulted | undefined): string[] {
     h.state.ok ? `state:   ${h.state.file}` : `state:   UNAVAILABLE (${h.state.error}): nobody counts as greeted until it is fixed`,
   );
   if (h.state.errors > 0) lines.push(`         ${h.state.errors} failed operation(s), last: ${h.state.lastError}`);
+  if (h.objects) {
+    lines.push(
+      h.objects.synced
+        ? "objects: in step with the daemon's (owners: docker-authz owners)"
+        : `objects: NOT in step with the daemon's: ${h.objects.why ?? '?'}; calls naming an object are refused for non-administrators`,
+    );
+  }
   lines.push(`log:     ${h.log.dropped} line(s) dropped because the log reader fell behind`);
   lines.push(`counts:  ${h.decisions.allow} allowed, ${h.decisions.deny} denied, ${h.decisions.audit} audited (all workers)`);
   if (h.metrics) lines.push(`metrics: ${h.metrics}`);

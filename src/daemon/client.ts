@@ -1,9 +1,9 @@
 import { Agent, request } from 'node:http';
 import { codes, codedError } from '../errors.js';
 
-// A small client for the Docker Engine API over the daemon's unix socket: JSON reads with a
-// deadline, no dependencies. Used by `docker-authz scan` (and by anything else in the plugin that
-// must ask the daemon what exists).
+// A small HTTP client for unix sockets, with a deadline and a size cap, no dependencies: the Docker
+// Engine API on the daemon's socket (scan, the object mirror), and the plugin's and the gateway's
+// own control endpoints (the CLI).
 
 export interface DaemonClientOptions {
   /** Path of the daemon's unix socket. */
@@ -46,7 +46,7 @@ function daemonMessage(body: string): string {
   return body.trim().slice(0, 300);
 }
 
-export function daemonClient(opts: DaemonClientOptions): DaemonClient {
+export function unixClient(opts: DaemonClientOptions): DaemonClient {
   const timeoutMs = opts.timeoutMs ?? 10_000;
   const maxBytes = opts.maxBytes ?? 64 * 1024 * 1024;
   const agent = new Agent({ keepAlive: true, maxSockets: 4 });

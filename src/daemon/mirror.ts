@@ -1,3 +1,4 @@
+import type { DaemonDefaults } from '../request/from-inspect.js';
 import type { ObjectStore } from '../state/objects.js';
 import { streamEvents, type DaemonEvent, type EventStream } from './events.js';
 
@@ -14,7 +15,7 @@ export interface MirrorOptions {
   readonly objects: ObjectStore;
   readonly onError: (message: string) => void;
   readonly onSynced?: () => void;
-  /** Longest wait between reconnection attempts. Default 30 s. */
+  /** Longest wait between reconnection attempts. Default 5 s: until then, users cannot use their objects. */
   readonly maxBackoffMs?: number;
 }
 
@@ -37,13 +38,26 @@ interface ContainerInspect {
   Mounts?: { Type?: string; Name?: string }[] | null;
 }
 
-/** A container's settings as the create body that would make it (what the rules judge). */
-function createBodyOf(c: ContainerInspect): string {
-  return JSON.stringify({
-    ...c.Config,
-    HostConfig: c.HostConfig ?? {},
-    NetworkingConfig: { EndpointsConfig: c.NetworkSettings?.Networks ?? {} },
-  });
+interface InfoSummary {
+  LoggingDriver?: string;
+  DefaultRuntime?: string;
+  CgroupVersion?: string;
+}
+
+/** What the daemon fills in when a create leaves a setting out (to tell a default from a request). */
+export function daemonDefaults(info: InfoSummary): DaemonDefaults {
+  return {
+    ...(info.LoggingDriver && { logDriver: info.LoggingDriver }),
+    ...(info.DefaultRuntime && { runtime: info.DefaultRuntime }),
+    // dockerd's default cgroup namespace mode: host on cgroup v1, private on v2.
+    cgroupnsMode: info.CgroupVersion === '2' ? 'private' : 'host',
+  };
+}
+
+/** What a container is, to judge it as its create would have been judged (see request/from-inspect.ts). */
+function settingsOf(c: ContainerInspect, defaults: DaemonDefaults): string {
+  const { Config, HostConfig, NetworkSettings, Mounts } = c;
+  return JSON.stringify({ inspect: { Config, HostConfig, NetworkSettings: { Networks: NetworkSettings?.Networks }, Mounts }, defaults });
 }
 
 /**
@@ -54,7 +68,8 @@ function createBodyOf(c: ContainerInspect): string {
  */
 export function startMirror(opts: MirrorOptions): Mirror {
   const { objects, reader } = opts;
-  const maxBackoff = opts.maxBackoffMs ?? 30_000;
+  const maxBackoff = opts.maxBackoffMs ?? 5000;
+  let defaults: DaemonDefaults = {};
   let synced = false;
   let closed = false;
   let stream: EventStream | undefined;
@@ -69,7 +84,7 @@ export function startMirror(opts: MirrorOptions): Mirror {
       id: c.Id,
       name: c.Name?.replace(/^\//, '') ?? null,
       owner: null,
-      ...(withConfig && { config: createBodyOf(c) }),
+      ...(withConfig && { config: settingsOf(c, defaults) }),
     });
     for (const m of c.Mounts ?? []) {
       if (m.Type === 'volume' && m.Name) {
@@ -96,29 +111,39 @@ export function startMirror(opts: MirrorOptions): Mirror {
   };
 
   const reconcile = async () => {
+    defaults = daemonDefaults(await reader.getJson<InfoSummary>('/info'));
+    const listedAt = new Date().toISOString();
     const containers = await reader.getJson<ContainerSummary[]>('/containers/json?all=1');
     const volumes = await reader.getJson<{ Volumes?: { Name: string }[] | null }>('/volumes');
     const networks = await reader.getJson<{ Id: string; Name: string }[]>('/networks');
     objects.reconcile(
       'container',
       containers.map((c) => ({ id: c.Id, name: (c.Names ?? []).map((n) => n.replace(/^\//, '')).find((n) => !n.includes('/')) ?? null })),
+      listedAt,
     );
     objects.reconcile(
       'volume',
       (volumes.Volumes ?? []).map((v) => ({ id: v.Name })),
+      listedAt,
     );
     objects.reconcile(
       'network',
       networks.map((n) => ({ id: n.Id, name: n.Name })),
+      listedAt,
     );
     // Containers nobody is known to own are judged by their settings: fetch those once.
     for (const r of objects.list('container')) if (r.owner === null && r.config === null) await inspectContainer(r.id, true);
   };
 
+  const notReady = (why: string) => {
+    synced = false;
+    objects.notReady = why;
+  };
+
   const connect = () => {
     retry = undefined;
     if (closed) return;
-    synced = false;
+    notReady("docker-authz is reading the daemon's objects");
     const s = streamEvents(opts.socketPath, { type: ['container', 'volume', 'network'] }, opts.headers, onEvent);
     stream = s;
     s.subscribed
@@ -126,16 +151,18 @@ export function startMirror(opts: MirrorOptions): Mirror {
       .then(() => {
         if (closed || stream !== s) return;
         synced = true;
+        objects.notReady = undefined;
         backoff = 1000;
         opts.onSynced?.();
       })
       .catch((err: Error) => {
+        notReady(`docker-authz cannot read the daemon's objects (${err.message})`);
         opts.onError(`cannot read the daemon's objects (${err.message}); retrying`);
         s.close();
       });
     void s.ended.then((why) => {
       if (closed || stream !== s) return;
-      synced = false;
+      notReady(`docker-authz lost the daemon's event stream${why ? ` (${why})` : ''}`);
       if (why) opts.onError(`daemon event stream: ${why}; reconnecting in ${backoff / 1000} s`);
       retry = setTimeout(connect, backoff);
       retry.unref();

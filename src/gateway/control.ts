@@ -1,4 +1,5 @@
-import { createServer, request, type Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { unixClient } from '../daemon/client.js';
 import type { Gateway, ReloadResult } from './gateway.js';
 import { listenOwned, unlinkIfSame } from './socket-file.js';
 
@@ -31,28 +32,25 @@ export async function startControl(gateway: Gateway, socket: string): Promise<{ 
 }
 
 /** Asks a running gateway; undefined when none answers on `socket`. */
-export function callGateway(socket: string, method: 'GET' | 'POST', path: '/reload' | '/status'): Promise<ReloadResult | undefined> {
-  return new Promise((resolve, reject) => {
-    const req = request({ socketPath: socket, method, path, headers: { host: 'localhost', 'content-length': 0 } }, (res) => {
-      let text = '';
-      res
-        .setEncoding('utf8')
-        .on('data', (d: string) => (text += d))
-        .on('end', () => {
-          try {
-            const json = JSON.parse(text) as ReloadResult & { message?: string };
-            if (res.statusCode === 200) resolve(json);
-            else reject(new Error(`the gateway answered ${res.statusCode}: ${json.message ?? text}`));
-          } catch {
-            reject(new Error(`the gateway answered ${res.statusCode}: ${text}`));
-          }
-        });
-    });
-    req.setTimeout(120_000, () => req.destroy(new Error(`no answer from the gateway on ${socket}`)));
-    req.on('error', (err: NodeJS.ErrnoException) => {
-      if (err.code === 'ENOENT' || err.code === 'ECONNREFUSED') resolve(undefined);
-      else reject(err);
-    });
-    req.end();
-  });
+export async function callGateway(socket: string, method: 'GET' | 'POST', path: '/reload' | '/status'): Promise<ReloadResult | undefined> {
+  // A reload reads every user's certificate: give it time.
+  const client = unixClient({ socketPath: socket, timeoutMs: 120_000 });
+  let res;
+  try {
+    res = await client.request(method, path);
+  } catch (err) {
+    const code = ((err as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+    if (code === 'ENOENT' || code === 'ECONNREFUSED') return undefined;
+    throw err;
+  } finally {
+    client.close();
+  }
+  let json: (ReloadResult & { message?: string }) | undefined;
+  try {
+    json = JSON.parse(res.body) as ReloadResult & { message?: string };
+  } catch {
+    // not JSON: said below
+  }
+  if (res.status === 200 && json) return json;
+  throw new Error(`the gateway answered ${res.status}: ${json?.message ?? res.body}`);
 }

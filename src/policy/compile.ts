@@ -1,7 +1,7 @@
 import type { DockerRequest } from '../request/types.js';
 import { olderThan } from '../request/uri.js';
 import { capabilities } from './checks/capabilities.js';
-import type { Check, CheckFactory } from './checks/check.js';
+import type { Check, CheckFactory, CompileContext } from './checks/check.js';
 import { devices } from './checks/devices.js';
 import { hostMounts } from './checks/host-mounts.js';
 import { hostNamespaces } from './checks/host-namespaces.js';
@@ -12,6 +12,7 @@ import { hostResources } from './checks/host-resources.js';
 import { hostSettings } from './checks/host-settings.js';
 import { networks } from './checks/networks.js';
 import { registries } from './checks/registries.js';
+import { ownership } from './checks/ownership.js';
 import { sharedContainers } from './checks/shared-containers.js';
 import { helloMessage } from './gate.js';
 import { canonicalImage } from './image-ref.js';
@@ -32,6 +33,7 @@ const CHECKS: { readonly [K in RuleKind]: CheckFactory<K> } = {
   networks,
   registries,
   'host-resources': hostResources,
+  ownership,
 };
 
 export interface CompiledRule {
@@ -75,7 +77,7 @@ function scopeMatcher(rule: Rule, groups: Policy['groups']): (identity: string) 
   return (identity) => (only === undefined || only.has(identity)) && !except.has(identity);
 }
 
-function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, policy: Policy): CompiledRule {
+function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, policy: Policy, ctx: CompileContext): CompiledRule {
   const factory = CHECKS[rule.kind] as CheckFactory<K>;
   const { groups } = policy;
   return {
@@ -84,7 +86,7 @@ function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, polic
     effect: 'effect' in rule ? rule.effect : 'deny',
     audit: rule.mode === 'audit' || policy.mode === 'audit',
     appliesTo: scopeMatcher(rule, groups),
-    check: factory(rule),
+    check: factory(rule, ctx),
   };
 }
 
@@ -99,6 +101,9 @@ export function denyAllPolicy(reason: string, pluginName = 'authz'): CompiledPol
 
 /** Compiles a validated policy into matchers, once; evaluation then does no parsing and no I/O. */
 export function compilePolicy(policy: Policy, source: string, pluginName = 'authz'): CompiledPolicy {
+  let rules: readonly CompiledRule[] = [];
+  const ctx: CompileContext = { groups: policy.groups, rules: () => rules };
+  rules = Object.freeze(policy.rules.map((r) => Object.freeze(compileRule(r, policy, ctx))));
   return Object.freeze({
     source,
     minApiVersion: policy.api.minVersion,
@@ -111,6 +116,6 @@ export function compilePolicy(policy: Policy, source: string, pluginName = 'auth
       message: helloMessage(policy.hello.image),
       audit: policy.hello.mode === 'audit' || policy.mode === 'audit',
     }),
-    rules: Object.freeze(policy.rules.map((r) => Object.freeze(compileRule(r, policy)))),
+    rules,
   });
 }

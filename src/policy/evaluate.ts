@@ -1,7 +1,8 @@
 import { identityName, type DockerRequest } from '../request/types.js';
 import { deny, type Decision } from './built-in.js';
 import type { CompiledPolicy } from './compile.js';
-import { gateMessage, hasSaidHello, isGreetingStep, type GreetingView } from './gate.js';
+import { gateMessage, hasSaidHello, isGreetingStep } from './gate.js';
+import type { StateView } from './state-view.js';
 
 export type { Decision } from './built-in.js';
 
@@ -30,13 +31,14 @@ const allow = (rule: string | undefined, audit: Decision['audit']): Decision =>
 const ALLOWED: Decision = Object.freeze({ allow: true });
 
 /**
- * Decides one request. Pure: the policy, the request and a read-only view of the hello state come
- * in; nothing is read or written. Built-in checks (no valid policy, the plugin's own safety, the
+ * Decides one request. Pure: the policy, the request and a read-only view of the state (greetings,
+ * object owners) come in; nothing is written. Built-in checks (no valid policy, the plugin's own safety, the
  * oldest API version) come first, then the hello gate, then rules in order: the first rule that
  * matches decides, and a request no rule matches is allowed. A gate or rule in audit mode that
  * would deny is noted in `audit` (the first such) and evaluation goes on as if it had not matched.
  */
-export function evaluate(policy: CompiledPolicy, req: DockerRequest, greetings: GreetingView, trace?: Trace): Decision {
+export function evaluate(policy: CompiledPolicy, req: DockerRequest, state: StateView, trace?: Trace): Decision {
+  const { greetings } = state;
   if (policy.denyAll !== undefined && !HANDSHAKE.has(req.op)) {
     trace?.step('policy-invalid', 'match', policy.denyAll);
     return deny('policy-invalid', policy.denyAll);
@@ -87,7 +89,7 @@ export function evaluate(policy: CompiledPolicy, req: DockerRequest, greetings: 
       trace?.step(rule.id, 'skip', `does not apply to ${identity}`);
       continue;
     }
-    const found = rule.check(req);
+    const found = rule.check(req, state);
     if (!found) {
       trace?.step(rule.id, 'no-match', `nothing in ${req.op} matches`);
       continue;

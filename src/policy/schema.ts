@@ -186,6 +186,20 @@ export const ruleSchema = z.discriminatedUnion('kind', [
         .describe('Allow --device-read-bps and the other per-device block I/O settings, whose paths the daemon looks up on the host.'),
     })
     .describe('Refuse settings that take host resources from everyone else.'),
+  z
+    .strictObject({
+      ...scope,
+      kind: z.literal('ownership'),
+      sharedGroups: z
+        .array(name)
+        .default([])
+        .describe("Groups whose members may manage each other's containers, volumes, networks and execs."),
+    })
+    .describe(
+      "Users manage only what they created: no exec, logs, inspect, cp, stop, rm... on another identity's containers, no mounting " +
+        'their volumes, joining their namespaces or networks. Admins are the identities the rule does not apply to ' +
+        '(exceptUsers, exceptGroups); objects whose creator is unknown are theirs alone.',
+    ),
 ]);
 
 export const policySchema = z
@@ -242,6 +256,12 @@ export const policySchema = z
           if (![...KNOWN_OPERATIONS].some(matches)) {
             ctx.addIssue({ code: 'custom', path: ['rules', i, 'operations', j], message: `"${glob}" matches no Docker operation` });
           }
+        });
+      }
+      if (rule.kind === 'ownership') {
+        rule.sharedGroups.forEach((g, j) => {
+          if (!(g in policy.groups))
+            ctx.addIssue({ code: 'custom', path: ['rules', i, 'sharedGroups', j], message: `unknown group "${g}"` });
         });
       }
       for (const key of ['groups', 'exceptGroups'] as const) {

@@ -4,10 +4,12 @@ import { deny, ruleForError, type Decision } from '../policy/built-in.js';
 import type { CompiledPolicy } from '../policy/compile.js';
 import { evaluate } from '../policy/evaluate.js';
 import { isGreetingCreate, type GreetingView } from '../policy/gate.js';
+import type { ObjectView, StateView } from '../policy/state-view.js';
 import { normalize } from '../request/normalize.js';
 import { ANONYMOUS, identityName } from '../request/types.js';
 import { parseEnvelope } from './envelope.js';
 import type { Counts } from '../metrics/counts.js';
+import { recordOutcome, type ObjectRecorder } from './record.js';
 
 /** The greetings the AuthZ calls read and record (the shared state database). */
 export interface GreetingStore extends GreetingView {
@@ -19,6 +21,8 @@ export interface AuthzDeps {
   /** The policy in force; reloads swap it between requests. */
   readonly policy: () => CompiledPolicy;
   readonly greetings: GreetingStore;
+  /** Whose each container, volume, network and exec is (the shared state database), if kept. */
+  readonly objects?: ObjectView & ObjectRecorder;
   readonly log: PluginLog;
   /** Where decisions and greetings are counted (metrics). */
   readonly counts?: Counts;
@@ -35,6 +39,7 @@ export const SELF_HEADER = 'X-Docker-Authz-Self';
 const SELF_OPS = new Set([
   'system.ping',
   'system.events',
+  'system.info',
   'container.list',
   'container.inspect',
   'volume.list',
@@ -50,7 +55,7 @@ export const PROBE_HEADER = 'X-Docker-Authz-Probe';
 export interface AuthzHandlers {
   /** AuthZReq. Synchronous and free of I/O but one state read; malformed input is a denial, never an exception. */
   request(text: string): string;
-  /** AuthZRes. Always allows (it cannot undo anything); records a completed greeting. */
+  /** AuthZRes. Always allows (it cannot undo anything); records a completed greeting and what was created or removed. */
   response(text: string): string;
 }
 
@@ -63,7 +68,8 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
   const { log } = deps.log;
   const { counts } = deps;
   const logDecision = decisionLog(deps.log);
-  const { selfToken } = deps;
+  const { selfToken, objects } = deps;
+  const state: StateView = { greetings: deps.greetings, objects };
   const isSelf = (op: string, headers: unknown): boolean =>
     selfToken !== undefined &&
     SELF_OPS.has(op) &&
@@ -104,7 +110,7 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
             identity = identityName(n.request.identity);
             if (op === 'container.create' && n.request.subject.kind === 'container') image = n.request.subject.image;
             else if (op === 'system.ping' && deps.onProbe) notice(env.RequestHeaders);
-            decision = isSelf(op, env.RequestHeaders) ? SELF_ALLOWED : evaluate(policy, n.request, deps.greetings);
+            decision = isSelf(op, env.RequestHeaders) ? SELF_ALLOWED : evaluate(policy, n.request, state);
           } else {
             ({ path, op, code } = n);
             if (n.identity) identity = identityName(n.identity);
@@ -142,14 +148,14 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
 
     response: function authzResponse(text) {
       const env = parseEnvelope(text);
-      // Only a create the daemon answered 201 can be a greeting; skip decoding everything else.
+      // Only a create (201) or a removal or rename (204) changes what is recorded: skip decoding everything else.
+      if (typeof env === 'string' || (env.ResponseStatusCode !== 201 && env.ResponseStatusCode !== 204)) return ALLOW_BODY;
       const policy = deps.policy();
-      if (typeof env === 'string' || env.ResponseStatusCode !== 201 || env.RequestMethod !== 'POST' || !policy.hello.enabled) {
-        return ALLOW_BODY;
-      }
+      if (!objects && !(policy.hello.enabled && env.ResponseStatusCode === 201 && env.RequestMethod === 'POST')) return ALLOW_BODY;
       const n = normalize(env);
-      if (n.ok && isGreetingCreate(policy, n.request)) {
-        const identity = identityName(n.request.identity);
+      if (!n.ok) return ALLOW_BODY;
+      const identity = identityName(n.request.identity);
+      if (policy.hello.enabled && isGreetingCreate(policy, n.request) && env.ResponseStatusCode === 201) {
         try {
           const added = deps.greetings.greet(identity);
           if (added) counts?.add('greetings');
@@ -158,6 +164,16 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
           log.error(
             { identity, err: (err as Error).message },
             'could not record the greeting; the caller must say hello again once the state database works',
+          );
+        }
+      }
+      if (objects) {
+        try {
+          recordOutcome(env, n.request, objects);
+        } catch (err) {
+          log.error(
+            { identity, op: n.request.op, err: (err as Error).message },
+            'could not record who created or removed an object; an object without a known owner is for administrators only',
           );
         }
       }

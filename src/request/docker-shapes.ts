@@ -54,6 +54,7 @@ const hostConfigFields = {
   Binds: strings,
   Mounts: { slice: mountShape },
   VolumesFrom: strings,
+  Links: strings,
   VolumeDriver: 'string',
   Privileged: 'bool',
   CapAdd: 'strslice',

@@ -74,10 +74,12 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
       if (inner) views.push({ prefix: 'HostConfig.', hc: inner });
       const networking = top.NetworkingConfig as { EndpointsConfig?: Map<string, EndpointFields | undefined> } | undefined;
       const endpoints: EndpointView[] = [];
+      const networks: string[] = [];
       for (const [name, endpoint] of networking?.EndpointsConfig ?? []) {
+        networks.push(name);
         if (endpoint) endpoints.push({ prefix: `NetworkingConfig.EndpointsConfig[${JSON.stringify(name)}].`, endpoint });
       }
-      return { kind: 'container', image: top.Image as string | undefined, views, endpoints };
+      return { kind: 'container', image: top.Image as string | undefined, views, endpoints, networks };
     },
   },
   // API < 1.24 applies a HostConfig sent with start.
@@ -111,17 +113,22 @@ const BODY_RULES: Readonly<Record<string, BodyRule>> = {
   'network.connect': {
     required: true,
     subject: (body) => {
-      const endpoint = jsonBody(body).decode(networkConnectShape).EndpointConfig as EndpointFields | undefined;
-      return { kind: 'network-connect', endpoint: endpoint && { prefix: 'EndpointConfig.', endpoint } };
+      const connect = jsonBody(body).decode(networkConnectShape);
+      const endpoint = connect.EndpointConfig as EndpointFields | undefined;
+      return {
+        kind: 'network-connect',
+        container: connect.Container as string | undefined,
+        endpoint: endpoint && { prefix: 'EndpointConfig.', endpoint },
+      };
     },
   },
-  // Nothing in it reaches the host, but the daemon decodes it: it must be what the plugin sees.
   'network.disconnect': {
     required: true,
-    subject: (body) => {
-      jsonBody(body).decode(networkDisconnectShape);
-      return NONE;
-    },
+    subject: (body) => ({
+      kind: 'network-connect',
+      container: jsonBody(body).decode(networkDisconnectShape).Container as string | undefined,
+      endpoint: undefined,
+    }),
   },
   'volume.create': {
     required: true,
@@ -190,6 +197,8 @@ function querySubject(op: string, query: string, headers: Headers): Subject | un
     return { kind: 'plugin', query: new URLSearchParams(query) };
   }
   if (op === 'image.search') return { kind: 'search', query: new URLSearchParams(query) };
+  // The daemon reads the container to commit from the query (r.Form.Get: the first value).
+  if (op === 'container.commit') return { kind: 'commit', container: new URLSearchParams(query).get('container') ?? '' };
   return undefined;
 }
 

@@ -1,6 +1,7 @@
 // Every route the Docker Engine API registers (moby 20.10 and current master), as the daemon's
-// router sees it: method, gorilla/mux pattern without the /v{version} prefix, operation name,
-// and what the request body means to the daemon. Order matters: first match wins, as in mux,
+// router sees it: method, gorilla/mux pattern without the /v{version} prefix, operation name (and,
+// in comments, what the request body means to the daemon; the bodies that are judged are read in
+// normalize.ts). Order matters: first match wins, as in mux,
 // so keep routers in the order dockerd registers them.
 //
 // Sources (github.com/moby/moby):
@@ -29,190 +30,183 @@
 //     and a few call r.FormValue (ParseMultipartForm). For POST/PUT with Content-Type
 //     application/x-www-form-urlencoded (or multipart/form-data for FormValue) Go reads the BODY into
 //     r.Form, and body values take precedence over the query string. So "query" parameters such as
-//     fromImage, signal, force, remote, networkmode... can also arrive in the body. The 'none' and
-//     'json' classification below only describes the body the handler is designed to read; the
-//     matcher should treat a form-encoded body on any route as query parameters (or refuse it).
-
-export type RouteBody =
-  | 'none' // the handler does not read a body
-  | 'json' // the handler decodes a JSON body (or form) that changes what it does
-  | 'opaque'; // a non-JSON payload (tar archive, stream, hijacked connection)
+//     fromImage, signal, force, remote, networkmode... can also arrive in the body. The plugin
+//     refuses form-encoded bodies on every route (body.ts).
 
 export interface RouteDef {
   readonly method: 'GET' | 'HEAD' | 'POST' | 'PUT' | 'DELETE';
   readonly pattern: string; // e.g. '/containers/{name:.*}/exec'
   readonly op: string; // e.g. 'container.exec.create'
-  readonly body: RouteBody;
 }
 
 // prettier-ignore -- one route per line, aligned like the routers it mirrors
 export const ROUTE_TABLE: readonly RouteDef[] = [
   // ---- checkpoint router (registered before the container router, or DELETE /containers/{name:.*}
   // ---- would mask the checkpoint DELETE). Experimental routes.
-  { method: 'GET', pattern: '/containers/{name:.*}/checkpoints', op: 'checkpoint.list', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/checkpoints', op: 'checkpoint.create', body: 'json' }, // checkpoint.CreateOptions via ReadJSON
-  { method: 'DELETE', pattern: '/containers/{name}/checkpoints/{checkpoint}', op: 'checkpoint.delete', body: 'none' }, // single-segment params, as in moby
+  { method: 'GET', pattern: '/containers/{name:.*}/checkpoints', op: 'checkpoint.list' },
+  { method: 'POST', pattern: '/containers/{name:.*}/checkpoints', op: 'checkpoint.create' }, // checkpoint.CreateOptions via ReadJSON
+  { method: 'DELETE', pattern: '/containers/{name}/checkpoints/{checkpoint}', op: 'checkpoint.delete' }, // single-segment params, as in moby
 
   // ---- container router
   // HEAD
-  { method: 'HEAD', pattern: '/containers/{name:.*}/archive', op: 'container.archive.head', body: 'none' },
+  { method: 'HEAD', pattern: '/containers/{name:.*}/archive', op: 'container.archive.head' },
   // GET
-  { method: 'GET', pattern: '/containers/json', op: 'container.list', body: 'none' },
-  { method: 'GET', pattern: '/containers/{name:.*}/export', op: 'container.export', body: 'none' },
-  { method: 'GET', pattern: '/containers/{name:.*}/changes', op: 'container.changes', body: 'none' },
-  { method: 'GET', pattern: '/containers/{name:.*}/json', op: 'container.inspect', body: 'none' },
-  { method: 'GET', pattern: '/containers/{name:.*}/top', op: 'container.top', body: 'none' },
-  { method: 'GET', pattern: '/containers/{name:.*}/logs', op: 'container.logs', body: 'none' },
-  { method: 'GET', pattern: '/containers/{name:.*}/stats', op: 'container.stats', body: 'none' },
-  { method: 'GET', pattern: '/containers/{name:.*}/attach/ws', op: 'container.attach.ws', body: 'opaque' }, // websocket upgrade; frames carry container stdin
-  { method: 'GET', pattern: '/exec/{id:.*}/json', op: 'exec.inspect', body: 'none' },
-  { method: 'GET', pattern: '/containers/{name:.*}/archive', op: 'container.archive.get', body: 'none' },
+  { method: 'GET', pattern: '/containers/json', op: 'container.list' },
+  { method: 'GET', pattern: '/containers/{name:.*}/export', op: 'container.export' },
+  { method: 'GET', pattern: '/containers/{name:.*}/changes', op: 'container.changes' },
+  { method: 'GET', pattern: '/containers/{name:.*}/json', op: 'container.inspect' },
+  { method: 'GET', pattern: '/containers/{name:.*}/top', op: 'container.top' },
+  { method: 'GET', pattern: '/containers/{name:.*}/logs', op: 'container.logs' },
+  { method: 'GET', pattern: '/containers/{name:.*}/stats', op: 'container.stats' },
+  { method: 'GET', pattern: '/containers/{name:.*}/attach/ws', op: 'container.attach.ws' }, // websocket upgrade; frames carry container stdin
+  { method: 'GET', pattern: '/exec/{id:.*}/json', op: 'exec.inspect' },
+  { method: 'GET', pattern: '/containers/{name:.*}/archive', op: 'container.archive.get' },
   // POST
-  { method: 'POST', pattern: '/containers/create', op: 'container.create', body: 'json' },
-  { method: 'POST', pattern: '/containers/{name:.*}/kill', op: 'container.kill', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/pause', op: 'container.pause', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/unpause', op: 'container.unpause', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/restart', op: 'container.restart', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/start', op: 'container.start', body: 'json' }, // 20.10: API < 1.24 decodes a HostConfig body (>7 bytes or chunked); master rejects any body
-  { method: 'POST', pattern: '/containers/{name:.*}/stop', op: 'container.stop', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/wait', op: 'container.wait', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/resize', op: 'container.resize', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/attach', op: 'container.attach', body: 'opaque' }, // hijacked connection (stdin stream)
-  { method: 'POST', pattern: '/containers/{name:.*}/copy', op: 'container.copy', body: 'json' }, // 20.10 only (removed later); CopyConfig JSON, works for API < 1.24, returns a tar
-  { method: 'POST', pattern: '/containers/{name:.*}/exec', op: 'container.exec.create', body: 'json' },
-  { method: 'POST', pattern: '/exec/{name:.*}/start', op: 'exec.start', body: 'json' }, // ExecStartCheck JSON, then the connection is hijacked for stdin unless Detach
-  { method: 'POST', pattern: '/exec/{name:.*}/resize', op: 'exec.resize', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/rename', op: 'container.rename', body: 'none' },
-  { method: 'POST', pattern: '/containers/{name:.*}/update', op: 'container.update', body: 'json' },
-  { method: 'POST', pattern: '/containers/prune', op: 'container.prune', body: 'none' },
-  { method: 'POST', pattern: '/commit', op: 'container.commit', body: 'json' }, // optional container.Config body (empty body allowed)
+  { method: 'POST', pattern: '/containers/create', op: 'container.create' },
+  { method: 'POST', pattern: '/containers/{name:.*}/kill', op: 'container.kill' },
+  { method: 'POST', pattern: '/containers/{name:.*}/pause', op: 'container.pause' },
+  { method: 'POST', pattern: '/containers/{name:.*}/unpause', op: 'container.unpause' },
+  { method: 'POST', pattern: '/containers/{name:.*}/restart', op: 'container.restart' },
+  { method: 'POST', pattern: '/containers/{name:.*}/start', op: 'container.start' }, // 20.10: API < 1.24 decodes a HostConfig body (>7 bytes or chunked); master rejects any body
+  { method: 'POST', pattern: '/containers/{name:.*}/stop', op: 'container.stop' },
+  { method: 'POST', pattern: '/containers/{name:.*}/wait', op: 'container.wait' },
+  { method: 'POST', pattern: '/containers/{name:.*}/resize', op: 'container.resize' },
+  { method: 'POST', pattern: '/containers/{name:.*}/attach', op: 'container.attach' }, // hijacked connection (stdin stream)
+  { method: 'POST', pattern: '/containers/{name:.*}/copy', op: 'container.copy' }, // 20.10 only (removed later); CopyConfig JSON, works for API < 1.24, returns a tar
+  { method: 'POST', pattern: '/containers/{name:.*}/exec', op: 'container.exec.create' },
+  { method: 'POST', pattern: '/exec/{name:.*}/start', op: 'exec.start' }, // ExecStartCheck JSON, then the connection is hijacked for stdin unless Detach
+  { method: 'POST', pattern: '/exec/{name:.*}/resize', op: 'exec.resize' },
+  { method: 'POST', pattern: '/containers/{name:.*}/rename', op: 'container.rename' },
+  { method: 'POST', pattern: '/containers/{name:.*}/update', op: 'container.update' },
+  { method: 'POST', pattern: '/containers/prune', op: 'container.prune' },
+  { method: 'POST', pattern: '/commit', op: 'container.commit' }, // optional container.Config body (empty body allowed)
   // PUT
-  { method: 'PUT', pattern: '/containers/{name:.*}/archive', op: 'container.archive.put', body: 'opaque' }, // tar extracted into the container
+  { method: 'PUT', pattern: '/containers/{name:.*}/archive', op: 'container.archive.put' }, // tar extracted into the container
   // DELETE
-  { method: 'DELETE', pattern: '/containers/{name:.*}', op: 'container.delete', body: 'none' },
+  { method: 'DELETE', pattern: '/containers/{name:.*}', op: 'container.delete' },
 
   // ---- image router
   // GET
-  { method: 'GET', pattern: '/images/json', op: 'image.list', body: 'none' },
-  { method: 'GET', pattern: '/images/search', op: 'image.search', body: 'none' },
-  { method: 'GET', pattern: '/images/get', op: 'image.get', body: 'none' }, // multiple images via ?names=
-  { method: 'GET', pattern: '/images/{name:.*}/get', op: 'image.get', body: 'none' },
-  { method: 'GET', pattern: '/images/{name:.*}/history', op: 'image.history', body: 'none' },
-  { method: 'GET', pattern: '/images/{name:.*}/json', op: 'image.inspect', body: 'none' },
+  { method: 'GET', pattern: '/images/json', op: 'image.list' },
+  { method: 'GET', pattern: '/images/search', op: 'image.search' },
+  { method: 'GET', pattern: '/images/get', op: 'image.get' }, // multiple images via ?names=
+  { method: 'GET', pattern: '/images/{name:.*}/get', op: 'image.get' },
+  { method: 'GET', pattern: '/images/{name:.*}/history', op: 'image.history' },
+  { method: 'GET', pattern: '/images/{name:.*}/json', op: 'image.inspect' },
   // POST
-  { method: 'POST', pattern: '/images/load', op: 'image.load', body: 'opaque' }, // tar archive
-  { method: 'POST', pattern: '/images/create', op: 'image.create', body: 'opaque' }, // pull: no body; import with fromSrc=-: body is a tar layer
-  { method: 'POST', pattern: '/images/{name:.*}/push', op: 'image.push', body: 'json' }, // 20.10..v27: without X-Registry-Auth the AuthConfig is decoded from a JSON body; master ignores the body
-  { method: 'POST', pattern: '/images/{name:.*}/tag', op: 'image.tag', body: 'none' },
-  { method: 'POST', pattern: '/images/prune', op: 'image.prune', body: 'none' },
+  { method: 'POST', pattern: '/images/load', op: 'image.load' }, // tar archive
+  { method: 'POST', pattern: '/images/create', op: 'image.create' }, // pull: no body; import with fromSrc=-: body is a tar layer
+  { method: 'POST', pattern: '/images/{name:.*}/push', op: 'image.push' }, // 20.10..v27: without X-Registry-Auth the AuthConfig is decoded from a JSON body; master ignores the body
+  { method: 'POST', pattern: '/images/{name:.*}/tag', op: 'image.tag' },
+  { method: 'POST', pattern: '/images/prune', op: 'image.prune' },
   // DELETE
-  { method: 'DELETE', pattern: '/images/{name:.*}', op: 'image.delete', body: 'none' },
+  { method: 'DELETE', pattern: '/images/{name:.*}', op: 'image.delete' },
 
   // ---- system router (plus OPTIONS "/{anyroute:.*}", not representable here)
-  { method: 'GET', pattern: '/_ping', op: 'system.ping', body: 'none' },
-  { method: 'HEAD', pattern: '/_ping', op: 'system.ping', body: 'none' },
-  { method: 'GET', pattern: '/events', op: 'system.events', body: 'none' },
-  { method: 'GET', pattern: '/info', op: 'system.info', body: 'none' },
-  { method: 'GET', pattern: '/version', op: 'system.version', body: 'none' },
-  { method: 'GET', pattern: '/system/df', op: 'system.df', body: 'none' },
-  { method: 'POST', pattern: '/auth', op: 'system.auth', body: 'json' }, // registry AuthConfig (credentials)
+  { method: 'GET', pattern: '/_ping', op: 'system.ping' },
+  { method: 'HEAD', pattern: '/_ping', op: 'system.ping' },
+  { method: 'GET', pattern: '/events', op: 'system.events' },
+  { method: 'GET', pattern: '/info', op: 'system.info' },
+  { method: 'GET', pattern: '/version', op: 'system.version' },
+  { method: 'GET', pattern: '/system/df', op: 'system.df' },
+  { method: 'POST', pattern: '/auth', op: 'system.auth' }, // registry AuthConfig (credentials)
 
   // ---- volume router
   // GET
-  { method: 'GET', pattern: '/volumes', op: 'volume.list', body: 'none' },
-  { method: 'GET', pattern: '/volumes/{name:.*}', op: 'volume.inspect', body: 'none' },
+  { method: 'GET', pattern: '/volumes', op: 'volume.list' },
+  { method: 'GET', pattern: '/volumes/{name:.*}', op: 'volume.inspect' },
   // POST
-  { method: 'POST', pattern: '/volumes/create', op: 'volume.create', body: 'json' },
-  { method: 'POST', pattern: '/volumes/prune', op: 'volume.prune', body: 'none' },
+  { method: 'POST', pattern: '/volumes/create', op: 'volume.create' },
+  { method: 'POST', pattern: '/volumes/prune', op: 'volume.prune' },
   // PUT
-  { method: 'PUT', pattern: '/volumes/{name:.*}', op: 'volume.update', body: 'json' }, // cluster volumes, API >= 1.42 (not in 20.10)
+  { method: 'PUT', pattern: '/volumes/{name:.*}', op: 'volume.update' }, // cluster volumes, API >= 1.42 (not in 20.10)
   // DELETE
-  { method: 'DELETE', pattern: '/volumes/{name:.*}', op: 'volume.delete', body: 'none' },
+  { method: 'DELETE', pattern: '/volumes/{name:.*}', op: 'volume.delete' },
 
   // ---- build router
-  { method: 'POST', pattern: '/build', op: 'image.build', body: 'opaque' }, // build context (tar, or a bare Dockerfile); options in the query string
-  { method: 'POST', pattern: '/build/prune', op: 'build.prune', body: 'none' },
-  { method: 'POST', pattern: '/build/cancel', op: 'build.cancel', body: 'none' }, // id via r.FormValue
+  { method: 'POST', pattern: '/build', op: 'image.build' }, // build context (tar, or a bare Dockerfile); options in the query string
+  { method: 'POST', pattern: '/build/prune', op: 'build.prune' },
+  { method: 'POST', pattern: '/build/cancel', op: 'build.cancel' }, // id via r.FormValue
 
   // ---- session router (deprecated on master, still registered)
-  { method: 'POST', pattern: '/session', op: 'session', body: 'opaque' }, // hijacked / upgraded to h2c for BuildKit session
+  { method: 'POST', pattern: '/session', op: 'session' }, // hijacked / upgraded to h2c for BuildKit session
 
   // ---- swarm router
-  { method: 'POST', pattern: '/swarm/init', op: 'swarm.init', body: 'json' },
-  { method: 'POST', pattern: '/swarm/join', op: 'swarm.join', body: 'json' },
-  { method: 'POST', pattern: '/swarm/leave', op: 'swarm.leave', body: 'none' }, // only ?force
-  { method: 'GET', pattern: '/swarm', op: 'swarm.inspect', body: 'none' },
-  { method: 'GET', pattern: '/swarm/unlockkey', op: 'swarm.unlockkey', body: 'none' },
-  { method: 'POST', pattern: '/swarm/update', op: 'swarm.update', body: 'json' },
-  { method: 'POST', pattern: '/swarm/unlock', op: 'swarm.unlock', body: 'json' }, // UnlockRequest (unlock key)
+  { method: 'POST', pattern: '/swarm/init', op: 'swarm.init' },
+  { method: 'POST', pattern: '/swarm/join', op: 'swarm.join' },
+  { method: 'POST', pattern: '/swarm/leave', op: 'swarm.leave' }, // only ?force
+  { method: 'GET', pattern: '/swarm', op: 'swarm.inspect' },
+  { method: 'GET', pattern: '/swarm/unlockkey', op: 'swarm.unlockkey' },
+  { method: 'POST', pattern: '/swarm/update', op: 'swarm.update' },
+  { method: 'POST', pattern: '/swarm/unlock', op: 'swarm.unlock' }, // UnlockRequest (unlock key)
 
-  { method: 'GET', pattern: '/services', op: 'service.list', body: 'none' },
-  { method: 'GET', pattern: '/services/{id}', op: 'service.inspect', body: 'none' },
-  { method: 'POST', pattern: '/services/create', op: 'service.create', body: 'json' },
-  { method: 'POST', pattern: '/services/{id}/update', op: 'service.update', body: 'json' },
-  { method: 'DELETE', pattern: '/services/{id}', op: 'service.delete', body: 'none' },
-  { method: 'GET', pattern: '/services/{id}/logs', op: 'service.logs', body: 'none' },
+  { method: 'GET', pattern: '/services', op: 'service.list' },
+  { method: 'GET', pattern: '/services/{id}', op: 'service.inspect' },
+  { method: 'POST', pattern: '/services/create', op: 'service.create' },
+  { method: 'POST', pattern: '/services/{id}/update', op: 'service.update' },
+  { method: 'DELETE', pattern: '/services/{id}', op: 'service.delete' },
+  { method: 'GET', pattern: '/services/{id}/logs', op: 'service.logs' },
 
-  { method: 'GET', pattern: '/nodes', op: 'node.list', body: 'none' },
-  { method: 'GET', pattern: '/nodes/{id}', op: 'node.inspect', body: 'none' },
-  { method: 'DELETE', pattern: '/nodes/{id}', op: 'node.delete', body: 'none' },
-  { method: 'POST', pattern: '/nodes/{id}/update', op: 'node.update', body: 'json' },
+  { method: 'GET', pattern: '/nodes', op: 'node.list' },
+  { method: 'GET', pattern: '/nodes/{id}', op: 'node.inspect' },
+  { method: 'DELETE', pattern: '/nodes/{id}', op: 'node.delete' },
+  { method: 'POST', pattern: '/nodes/{id}/update', op: 'node.update' },
 
-  { method: 'GET', pattern: '/tasks', op: 'task.list', body: 'none' },
-  { method: 'GET', pattern: '/tasks/{id}', op: 'task.inspect', body: 'none' },
-  { method: 'GET', pattern: '/tasks/{id}/logs', op: 'task.logs', body: 'none' },
+  { method: 'GET', pattern: '/tasks', op: 'task.list' },
+  { method: 'GET', pattern: '/tasks/{id}', op: 'task.inspect' },
+  { method: 'GET', pattern: '/tasks/{id}/logs', op: 'task.logs' },
 
-  { method: 'GET', pattern: '/secrets', op: 'secret.list', body: 'none' },
-  { method: 'POST', pattern: '/secrets/create', op: 'secret.create', body: 'json' },
-  { method: 'DELETE', pattern: '/secrets/{id}', op: 'secret.delete', body: 'none' },
-  { method: 'GET', pattern: '/secrets/{id}', op: 'secret.inspect', body: 'none' },
-  { method: 'POST', pattern: '/secrets/{id}/update', op: 'secret.update', body: 'json' },
+  { method: 'GET', pattern: '/secrets', op: 'secret.list' },
+  { method: 'POST', pattern: '/secrets/create', op: 'secret.create' },
+  { method: 'DELETE', pattern: '/secrets/{id}', op: 'secret.delete' },
+  { method: 'GET', pattern: '/secrets/{id}', op: 'secret.inspect' },
+  { method: 'POST', pattern: '/secrets/{id}/update', op: 'secret.update' },
 
-  { method: 'GET', pattern: '/configs', op: 'config.list', body: 'none' },
-  { method: 'POST', pattern: '/configs/create', op: 'config.create', body: 'json' },
-  { method: 'DELETE', pattern: '/configs/{id}', op: 'config.delete', body: 'none' },
-  { method: 'GET', pattern: '/configs/{id}', op: 'config.inspect', body: 'none' },
-  { method: 'POST', pattern: '/configs/{id}/update', op: 'config.update', body: 'json' },
+  { method: 'GET', pattern: '/configs', op: 'config.list' },
+  { method: 'POST', pattern: '/configs/create', op: 'config.create' },
+  { method: 'DELETE', pattern: '/configs/{id}', op: 'config.delete' },
+  { method: 'GET', pattern: '/configs/{id}', op: 'config.inspect' },
+  { method: 'POST', pattern: '/configs/{id}/update', op: 'config.update' },
 
   // ---- plugin router
-  { method: 'GET', pattern: '/plugins', op: 'plugin.list', body: 'none' },
-  { method: 'GET', pattern: '/plugins/{name:.*}/json', op: 'plugin.inspect', body: 'none' },
-  { method: 'GET', pattern: '/plugins/privileges', op: 'plugin.privileges', body: 'none' },
-  { method: 'DELETE', pattern: '/plugins/{name:.*}', op: 'plugin.delete', body: 'none' },
-  { method: 'POST', pattern: '/plugins/{name:.*}/enable', op: 'plugin.enable', body: 'none' },
-  { method: 'POST', pattern: '/plugins/{name:.*}/disable', op: 'plugin.disable', body: 'none' },
-  { method: 'POST', pattern: '/plugins/pull', op: 'plugin.pull', body: 'json' }, // granted PluginPrivileges (JSON array)
-  { method: 'POST', pattern: '/plugins/{name:.*}/push', op: 'plugin.push', body: 'none' }, // auth only via X-Registry-Auth header
-  { method: 'POST', pattern: '/plugins/{name:.*}/upgrade', op: 'plugin.upgrade', body: 'json' }, // granted PluginPrivileges (JSON array)
-  { method: 'POST', pattern: '/plugins/{name:.*}/set', op: 'plugin.set', body: 'json' }, // JSON array of "KEY=value" settings
-  { method: 'POST', pattern: '/plugins/create', op: 'plugin.create', body: 'opaque' }, // tar of rootfs + config.json
+  { method: 'GET', pattern: '/plugins', op: 'plugin.list' },
+  { method: 'GET', pattern: '/plugins/{name:.*}/json', op: 'plugin.inspect' },
+  { method: 'GET', pattern: '/plugins/privileges', op: 'plugin.privileges' },
+  { method: 'DELETE', pattern: '/plugins/{name:.*}', op: 'plugin.delete' },
+  { method: 'POST', pattern: '/plugins/{name:.*}/enable', op: 'plugin.enable' },
+  { method: 'POST', pattern: '/plugins/{name:.*}/disable', op: 'plugin.disable' },
+  { method: 'POST', pattern: '/plugins/pull', op: 'plugin.pull' }, // granted PluginPrivileges (JSON array)
+  { method: 'POST', pattern: '/plugins/{name:.*}/push', op: 'plugin.push' }, // auth only via X-Registry-Auth header
+  { method: 'POST', pattern: '/plugins/{name:.*}/upgrade', op: 'plugin.upgrade' }, // granted PluginPrivileges (JSON array)
+  { method: 'POST', pattern: '/plugins/{name:.*}/set', op: 'plugin.set' }, // JSON array of "KEY=value" settings
+  { method: 'POST', pattern: '/plugins/create', op: 'plugin.create' }, // tar of rootfs + config.json
 
   // ---- distribution router
-  { method: 'GET', pattern: '/distribution/{name:.*}/json', op: 'distribution.inspect', body: 'none' },
+  { method: 'GET', pattern: '/distribution/{name:.*}/json', op: 'distribution.inspect' },
 
   // ---- grpc router (20.10 registers it before network; master after debug: no overlap either way)
-  { method: 'POST', pattern: '/grpc', op: 'grpc', body: 'opaque' }, // h2c upgrade, BuildKit gRPC stream
+  { method: 'POST', pattern: '/grpc', op: 'grpc' }, // h2c upgrade, BuildKit gRPC stream
 
   // ---- network router
   // GET
-  { method: 'GET', pattern: '/networks', op: 'network.list', body: 'none' },
-  { method: 'GET', pattern: '/networks/', op: 'network.list', body: 'none' }, // trailing-slash alias, must precede {id:.+}
-  { method: 'GET', pattern: '/networks/{id:.+}', op: 'network.inspect', body: 'none' },
+  { method: 'GET', pattern: '/networks', op: 'network.list' },
+  { method: 'GET', pattern: '/networks/', op: 'network.list' }, // trailing-slash alias, must precede {id:.+}
+  { method: 'GET', pattern: '/networks/{id:.+}', op: 'network.inspect' },
   // POST
-  { method: 'POST', pattern: '/networks/create', op: 'network.create', body: 'json' },
-  { method: 'POST', pattern: '/networks/{id:.*}/connect', op: 'network.connect', body: 'json' },
-  { method: 'POST', pattern: '/networks/{id:.*}/disconnect', op: 'network.disconnect', body: 'json' },
-  { method: 'POST', pattern: '/networks/prune', op: 'network.prune', body: 'none' },
+  { method: 'POST', pattern: '/networks/create', op: 'network.create' },
+  { method: 'POST', pattern: '/networks/{id:.*}/connect', op: 'network.connect' },
+  { method: 'POST', pattern: '/networks/{id:.*}/disconnect', op: 'network.disconnect' },
+  { method: 'POST', pattern: '/networks/prune', op: 'network.prune' },
   // DELETE
-  { method: 'DELETE', pattern: '/networks/{id:.*}', op: 'network.delete', body: 'none' },
+  { method: 'DELETE', pattern: '/networks/{id:.*}', op: 'network.delete' },
 
   // ---- debug router (20.10: any method, unversioned only; master: GET, versioned and unversioned)
-  { method: 'GET', pattern: '/debug/vars', op: 'debug.vars', body: 'none' },
-  { method: 'GET', pattern: '/debug/pprof/', op: 'debug.pprof', body: 'none' },
-  { method: 'GET', pattern: '/debug/pprof/cmdline', op: 'debug.pprof', body: 'none' },
-  { method: 'GET', pattern: '/debug/pprof/profile', op: 'debug.pprof', body: 'none' },
-  { method: 'GET', pattern: '/debug/pprof/symbol', op: 'debug.pprof', body: 'none' },
-  { method: 'POST', pattern: '/debug/pprof/symbol', op: 'debug.pprof', body: 'opaque' }, // 20.10 only (any method); pprof.Symbol reads "0x..+0x.." addresses from a POST body
-  { method: 'GET', pattern: '/debug/pprof/trace', op: 'debug.pprof', body: 'none' },
-  { method: 'GET', pattern: '/debug/pprof/{name}', op: 'debug.pprof', body: 'none' },
+  { method: 'GET', pattern: '/debug/vars', op: 'debug.vars' },
+  { method: 'GET', pattern: '/debug/pprof/', op: 'debug.pprof' },
+  { method: 'GET', pattern: '/debug/pprof/cmdline', op: 'debug.pprof' },
+  { method: 'GET', pattern: '/debug/pprof/profile', op: 'debug.pprof' },
+  { method: 'GET', pattern: '/debug/pprof/symbol', op: 'debug.pprof' },
+  { method: 'POST', pattern: '/debug/pprof/symbol', op: 'debug.pprof' }, // 20.10 only (any method); pprof.Symbol reads "0x..+0x.." addresses from a POST body
+  { method: 'GET', pattern: '/debug/pprof/trace', op: 'debug.pprof' },
+  { method: 'GET', pattern: '/debug/pprof/{name}', op: 'debug.pprof' },
 ];

@@ -18,6 +18,7 @@ export interface HostConfigFields {
   readonly Binds?: readonly string[];
   readonly Mounts?: readonly MountFields[];
   readonly VolumesFrom?: readonly string[];
+  readonly Links?: readonly string[];
   readonly VolumeDriver?: string;
   readonly Privileged?: boolean;
   readonly CapAdd?: readonly string[];
@@ -111,8 +112,10 @@ export type Subject =
       readonly kind: 'container';
       readonly image: string | undefined;
       readonly views: readonly HostConfigView[];
-      /** NetworkingConfig.EndpointsConfig of a create. */
+      /** NetworkingConfig.EndpointsConfig of a create: the settings given for each network. */
       readonly endpoints?: readonly EndpointView[];
+      /** Every network NetworkingConfig.EndpointsConfig names (with settings or not). */
+      readonly networks?: readonly string[];
     }
   | { readonly kind: 'exec'; readonly privileged: boolean; readonly user: string | undefined }
   | { readonly kind: 'volume'; readonly driver: string; readonly options: ReadonlyMap<string, string> }
@@ -121,7 +124,10 @@ export type Subject =
   | { readonly kind: 'plugin'; readonly query: URLSearchParams }
   | { readonly kind: 'search'; readonly query: URLSearchParams }
   | { readonly kind: 'network-create'; readonly network: NetworkCreateFields }
-  | { readonly kind: 'network-connect'; readonly endpoint: EndpointView | undefined }
+  /** A network connect or disconnect: the container (`Container`) and, on connect, its endpoint settings. */
+  | { readonly kind: 'network-connect'; readonly container: string | undefined; readonly endpoint: EndpointView | undefined }
+  /** `docker commit`: the container named by `?container=`. */
+  | { readonly kind: 'commit'; readonly container: string }
   /** `docker login`: only the registry it goes to, never the credentials; undefined when the body was not shown. */
   | { readonly kind: 'login'; readonly registry: string | undefined };
 
@@ -145,4 +151,6 @@ export interface AuthzEnvelope {
   readonly RequestBody?: unknown;
   readonly RequestHeaders?: unknown;
   readonly ResponseStatusCode?: unknown;
+  /** AuthZRes only: the daemon's answer (base64), when it is JSON under 64 KiB. */
+  readonly ResponseBody?: unknown;
 }

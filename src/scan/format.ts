@@ -10,12 +10,16 @@ const FIX: Readonly<Record<ScannedObject['kind'], (name: string) => string>> = {
 
 const WHY: Readonly<Record<ScannedObject['kind'], string>> = {
   container:
-    'Containers: the plugin judges creates, not existing containers. Until such a container is removed, anyone who ' +
-    'can use the daemon can start it, exec into it, copy files in and out, and join it (--volumes-from, ' +
-    '--network/--pid container:NAME, a build with --network container:NAME). To keep one knowingly, enable the ' +
-    'shared-containers rule so that at least no other container can join it.',
-  volume: 'Volumes: any container can mount one by name (-v NAME:/path) and get the host access it was made with.',
-  network: 'Networks: any container can join one by name (--network NAME) and reach what the network reaches.',
+    'Containers: the plugin judges creates, not existing containers. With the ownership rule, a container made before ' +
+    "the plugin is for administrators only (and one adopted by a user cannot be started, exec'd, copied from or " +
+    'joined by them); without it, anyone who can use the daemon can start it, exec into it, copy files in and out, ' +
+    'and join it (--volumes-from, --network/--pid container:NAME, a build with --network container:NAME).',
+  volume:
+    'Volumes: without the ownership rule, any container can mount one by name (-v NAME:/path) and get the host access ' +
+    'it was made with; with it, only administrators can.',
+  network:
+    'Networks: without the ownership rule, any container can join one by name (--network NAME) and reach what the ' +
+    'network reaches; with it, only administrators can.',
 };
 
 const plural = (n: number, word: string) => `${n} ${word}${n === 1 ? '' : 's'}`;

@@ -1,8 +1,9 @@
-import { daemonClient, socketOfDockerHost, type DaemonClient } from '../daemon/client.js';
+import { unixClient, socketOfDockerHost, type DaemonClient } from '../daemon/client.js';
+import { daemonDefaults } from '../daemon/mirror.js';
 import { codes, codedError, isCodedError } from '../errors.js';
-import type { CompiledPolicy, CompiledRule } from '../policy/compile.js';
-import type { RuleKind } from '../policy/schema.js';
-import { containerAsCreate, networkAsCreate, volumeAsCreate, type DaemonDefaults, type VolumeFacts } from '../request/from-inspect.js';
+import type { CompiledPolicy } from '../policy/compile.js';
+import { findings, settingRules, type Finding } from '../policy/settings.js';
+import { containerAsCreate, networkAsCreate, volumeAsCreate, type VolumeFacts } from '../request/from-inspect.js';
 import type { DockerRequest } from '../request/types.js';
 
 // `docker-authz scan`: the containers, volumes and networks that exist on the daemon and that the
@@ -10,12 +11,7 @@ import type { DockerRequest } from '../request/types.js';
 // (or while it was off) keep whatever they were given, and can be started, exec'd, mounted and
 // joined by name. Read-only: the daemon is only asked GET requests.
 
-export interface Finding {
-  readonly rule: string;
-  readonly kind: RuleKind;
-  readonly field: string;
-  readonly reason: string;
-}
+export type { Finding };
 
 export interface ScannedObject {
   readonly kind: 'container' | 'volume' | 'network';
@@ -48,25 +44,6 @@ export interface ScanOptions {
 // Networks the daemon makes itself; their options are its own.
 const DAEMON_NETWORKS = new Set(['bridge', 'host', 'none', 'docker_gwbridge']);
 
-/**
- * The deny rules that judge an object's settings. Scope is ignored (an object made before the
- * plugin has no known owner; a rule that spares some identities still refuses it for the others),
- * and so are `operations` rules, which judge what is done, not what an object is.
- */
-function settingRules(policy: CompiledPolicy): CompiledRule[] {
-  return policy.rules.filter((r) => r.effect === 'deny' && r.kind !== 'operations');
-}
-
-/** Every rule's objection to a request (one per rule). */
-export function findings(rules: readonly CompiledRule[], req: DockerRequest): Finding[] {
-  const out: Finding[] = [];
-  for (const rule of rules) {
-    const v = rule.check(req);
-    if (v) out.push({ rule: rule.id, kind: rule.kind, field: v.field, reason: v.reason });
-  }
-  return out;
-}
-
 async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const out: R[] = new Array<R>(items.length);
   let next = 0;
@@ -80,19 +57,13 @@ async function mapLimited<T, R>(items: readonly T[], limit: number, fn: (item: T
   return out;
 }
 
-interface InfoSummary {
-  LoggingDriver?: string;
-  DefaultRuntime?: string;
-  CgroupVersion?: string;
-}
-
 export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   const socket = socketOfDockerHost(opts.dockerHost);
   if (!opts.client && !socket) {
     throw codedError(codes.CONFIG_INVALID, `${opts.dockerHost} is not a unix socket (unix:///path); scan talks to the local daemon only`);
   }
-  const client = opts.client ?? daemonClient({ socketPath: socket!, ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }) });
-  const rules = settingRules(opts.policy);
+  const client = opts.client ?? unixClient({ socketPath: socket!, ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }) });
+  const rules = settingRules(opts.policy.rules);
   const unreadable: { kind: string; name: string; message: string }[] = [];
   const judge = (
     kind: ScannedObject['kind'],
@@ -111,13 +82,7 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   };
 
   try {
-    const info = await client.getJson<InfoSummary>('/info');
-    const defaults: DaemonDefaults = {
-      ...(info.LoggingDriver && { logDriver: info.LoggingDriver }),
-      ...(info.DefaultRuntime && { runtime: info.DefaultRuntime }),
-      // dockerd's default cgroup namespace mode: host on cgroup v1, private on v2.
-      cgroupnsMode: info.CgroupVersion === '2' ? 'private' : 'host',
-    };
+    const defaults = daemonDefaults(await client.getJson('/info'));
 
     const volumeList = (await client.getJson<{ Volumes?: (VolumeFacts & { Name?: string })[] | null }>('/volumes')).Volumes ?? [];
     const volumeFacts = new Map(volumeList.filter((v) => typeof v.Name === 'string').map((v) => [v.Name!, v] as const));

@@ -4,7 +4,6 @@
  * identity, and a rule scoped to one user applies to that user only.
  */
 import { rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import t from 'tap';
 import { PLUGIN_CLI } from '../helpers/paths.js';
@@ -14,65 +13,7 @@ import { makeTempDir } from '../helpers/tmp.js';
 import { startDockerd } from './helpers/dockerd.js';
 import { BUSYBOX_IMAGE, importImages } from './helpers/images.js';
 import { pluginSocketPath, uniquePluginName } from './helpers/plugin.js';
-
-async function openssl(dir: string, ...args: string[]): Promise<void> {
-  await runOk('openssl', args, { cwd: dir });
-}
-
-// A CA, a server certificate for 127.0.0.1, and client certificates whose CN is the identity.
-async function makePki(dir: string, users: string[]): Promise<void> {
-  await openssl(
-    dir,
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-keyout',
-    'ca-key.pem',
-    '-out',
-    'ca.pem',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=e2e-ca',
-  );
-  const sign = async (name: string, subject: string, ext: string) => {
-    await writeFile(join(dir, `${name}.ext`), ext);
-    await openssl(dir, 'req', '-newkey', 'rsa:2048', '-nodes', '-keyout', `${name}-key.pem`, '-out', `${name}.csr`, '-subj', subject);
-    await openssl(
-      dir,
-      'x509',
-      '-req',
-      '-in',
-      `${name}.csr`,
-      '-CA',
-      'ca.pem',
-      '-CAkey',
-      'ca-key.pem',
-      '-CAcreateserial',
-      '-out',
-      `${name}.pem`,
-      '-days',
-      '2',
-      '-extfile',
-      `${name}.ext`,
-    );
-  };
-  await sign('server', '/CN=localhost', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n');
-  for (const user of users) await sign(user, `/O=e2e/CN=${user}`, 'extendedKeyUsage=clientAuth\n');
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
+import { freePort, makePki, tlsFlags, tlsListenerFlags } from './helpers/tls.js';
 
 t.test('per-identity hello gate and per-user rules over TLS client certificates', async (t) => {
   t.equal(process.getuid?.(), 0, 'end-to-end tests run as root (they start a private dockerd)');
@@ -97,30 +38,16 @@ rules:
   t.teardown(() => plugin.stop());
 
   const port = await freePort();
-  const d = await startDockerd({
-    extraArgs: [
-      '-H',
-      `tcp://127.0.0.1:${port}`,
-      '--tlsverify',
-      `--tlscacert=${join(dir, 'ca.pem')}`,
-      `--tlscert=${join(dir, 'server.pem')}`,
-      `--tlskey=${join(dir, 'server-key.pem')}`,
-    ],
-  });
+  const d = await startDockerd({ extraArgs: tlsListenerFlags(dir, port) });
   t.teardown(() => d.stop());
   await importImages(d);
   await d.setAuthzPlugins([name]);
 
   const as = async (user: string, ...args: string[]) => {
-    const tls = [
-      '-H',
-      `tcp://127.0.0.1:${port}`,
-      '--tlsverify',
-      `--tlscacert=${join(dir, 'ca.pem')}`,
-      `--tlscert=${join(dir, `${user}.pem`)}`,
-      `--tlskey=${join(dir, `${user}-key.pem`)}`,
-    ];
-    return run('docker', [...tls, ...args], { env: { ...process.env, DOCKER_CONFIG: join(dir, 'cli') }, timeoutMs: 60_000 });
+    return run('docker', [...tlsFlags(dir, port, user), ...args], {
+      env: { ...process.env, DOCKER_CONFIG: join(dir, 'cli') },
+      timeoutMs: 60_000,
+    });
   };
   const hello = 'You must say hello first: run "docker run hello-world"';
 

@@ -1,5 +1,5 @@
 import { compilePolicy, type CompiledPolicy } from '../../src/policy/compile.js';
-import type { GreetingView } from '../../src/policy/gate.js';
+import type { StateView } from '../../src/policy/state-view.js';
 import { loadPolicyFile, parsePolicy } from '../../src/policy/load.js';
 import { normalize } from '../../src/request/normalize.js';
 import type { DockerRequest } from '../../src/request/types.js';
@@ -16,9 +16,12 @@ export function policyFrom(yaml: string, pluginName?: string): CompiledPolicy {
   return compilePolicy(r.policy, r.source, pluginName);
 }
 
-export const greeted = (...names: string[]): GreetingView => ({ isGreeted: (n) => names.includes(n), anyGreeted: names.length > 0 });
-export const everyoneGreeted: GreetingView = { isGreeted: () => true, anyGreeted: true };
-export const nobodyGreeted: GreetingView = { isGreeted: () => false, anyGreeted: false };
+// State views for evaluate(): who has said hello (no object records).
+export const greeted = (...names: string[]): StateView => ({
+  greetings: { isGreeted: (n) => names.includes(n), anyGreeted: names.length > 0 },
+});
+export const everyoneGreeted: StateView = { greetings: { isGreeted: () => true, anyGreeted: true } };
+export const nobodyGreeted: StateView = { greetings: { isGreeted: () => false, anyGreeted: false } };
 
 export function request(env: Record<string, unknown>): DockerRequest {
   const n = normalize(env);

@@ -53,18 +53,19 @@ function verifiableCopy(t: Test): string {
   mkdirSync(join(prefix, 'current'));
   writeFileSync(join(prefix, 'bin', 'docker-authz'), '#!/bin/sh\nexit 0\n');
   chmodSync(join(prefix, 'bin', 'docker-authz'), 0o755);
-  for (const unit of ['docker-authz.socket', 'docker-authz.service']) {
+  for (const unit of ['docker-authz.socket', 'docker-authz.service', 'docker-authz-gateway.service']) {
     writeFileSync(join(dir, unit), unitText(unit).replaceAll('/opt/docker-authz', prefix));
   }
   return dir;
 }
 
 t.test(
-  'systemd-analyze verify accepts both units without a warning',
+  'systemd-analyze verify accepts the units without a warning',
   { skip: !hasAnalyze && 'systemd-analyze not installed' },
   async (t) => {
     const dir = verifiableCopy(t);
-    const r = spawnSync('systemd-analyze', ['verify', join(dir, 'docker-authz.socket'), join(dir, 'docker-authz.service')], {
+    const units = ['docker-authz.socket', 'docker-authz.service', 'docker-authz-gateway.service'].map((u) => join(dir, u));
+    const r = spawnSync('systemd-analyze', ['verify', ...units], {
       encoding: 'utf8',
     });
     t.equal(r.status, 0, 'exit 0', { stderr: r.stderr });
@@ -85,10 +86,12 @@ t.test(
 
 t.test('the hardening rates well in systemd-analyze security', { skip: !hasAnalyze && 'systemd-analyze not installed' }, async (t) => {
   const dir = verifiableCopy(t);
-  const r = spawnSync('systemd-analyze', ['security', '--offline=yes', join(dir, 'docker-authz.service')], { encoding: 'utf8' });
-  const level = /Overall exposure level for docker-authz\.service: ([\d.]+)/.exec(r.stdout);
-  t.ok(level, 'an overall exposure level is reported', { stdout: r.stdout, stderr: r.stderr });
-  t.ok(Number(level?.[1]) <= 3, `exposure ${level?.[1]} is at most 3.0 ("OK" in systemd's scale; 10 is unhardened)`);
+  for (const unit of ['docker-authz.service', 'docker-authz-gateway.service']) {
+    const r = spawnSync('systemd-analyze', ['security', '--offline=yes', join(dir, unit)], { encoding: 'utf8' });
+    const level = new RegExp(`Overall exposure level for ${unit.replaceAll('.', '\\.')}: ([\\d.]+)`).exec(r.stdout);
+    t.ok(level, `${unit}: an overall exposure level is reported`, { stdout: r.stdout, stderr: r.stderr });
+    t.ok(Number(level?.[1]) <= 3, `${unit}: exposure ${level?.[1]} is at most 3.0 ("OK" in systemd's scale; 10 is unhardened)`);
+  }
 });
 
 t.test('the units agree with the plugin and the installer', async (t) => {
@@ -132,6 +135,18 @@ t.test('the units agree with the plugin and the installer', async (t) => {
     'and registers the same socket',
   );
   t.match(lib, /^readonly STATE_DIR=\/var\/lib\/docker-authz$/m, 'and uses the same state dir');
+
+  // The user gateway: the unit's built-in paths are the defaults the installer and the CLI use.
+  const gateway = section(unitText('docker-authz-gateway.service'), 'Service');
+  t.same(gateway.get('ExecStart'), ['/opt/docker-authz/bin/docker-authz gateway'], 'the gateway unit runs the installed launcher');
+  t.same(gateway.get('RuntimeDirectory'), ['docker-authz docker-authz/users']);
+  t.equal(defaults.usersSocketDir, '/run/docker-authz/users', "where the CLI expects the users' sockets");
+  t.equal(defaults.gatewaySocket, '/run/docker-authz/gateway.sock');
+  t.same(gateway.get('ConfigurationDirectory'), ['docker-authz/pki']);
+  t.equal(defaults.pkiDir, '/etc/docker-authz/pki', 'the PKI the unit may write to');
+  t.match(lib, /^readonly GATEWAY_UNIT=docker-authz-gateway\.service$/m, 'the installer installs that unit');
+  t.match(lib, /^readonly GATEWAY_RUN_DIR=\/run\/docker-authz$/m);
+  t.match(lib, /^readonly DEFAULT_PKI_DIR=\$CONF_DIR\/pki$/m);
 });
 
 // The unit's LimitNOFILE sets soft and hard limit alike; under pm2 only the hard limit the pm2 daemon

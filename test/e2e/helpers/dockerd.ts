@@ -23,6 +23,12 @@
  * Caveat (dockerd 20.10): when a reload names a plugin whose socket does not
  * exist, dockerd retries for ~15s and then exits with a fatal error. Start
  * the plugin before calling setAuthzPlugins; it rejects when that happens.
+ *
+ * `hostsInConfig` puts the API socket in daemon.json's `hosts` instead of a
+ * `-H` flag (dockerd refuses a setting given both ways, so a daemon whose
+ * daemon.json gets more listeners must have none on its command line), and
+ * `restart()` stops the daemon and starts it again on the same data, as a
+ * host restarts its dockerd (listeners and TLS settings are read only at start).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -42,6 +48,8 @@ export interface DockerdOptions {
   config?: Record<string, unknown>;
   /** Extra dockerd flags, e.g. a TLS tcp listener (`-H tcp://…`, `--tlsverify`, …). */
   extraArgs?: string[];
+  /** The API socket in daemon.json (`"hosts": ["unix://…"]`) instead of `-H` on the command line. */
+  hostsInConfig?: boolean;
   /** How long to wait for the daemon to answer /_ping. Default 60s. */
   readyTimeoutMs?: number;
 }
@@ -51,7 +59,7 @@ export interface Dockerd {
   readonly socket: string;
   /** The daemon's private temp dir (removed by stop()). */
   readonly dir: string;
-  /** Process id of dockerd. */
+  /** Process id of dockerd (a new one after restart()). */
   readonly pid: number;
   /** Run the docker CLI against this daemon. Resolves on any exit code; rejects only on timeout/spawn failure. */
   docker(args: string[], opts?: DockerOptions): Promise<ExecResult>;
@@ -61,8 +69,14 @@ export interface Dockerd {
   setAuthzPlugins(names: string[], timeoutMs?: number): Promise<void>;
   /** Everything the daemon has written to stdout/stderr so far. */
   log(): string;
-  /** Exit status once the daemon has exited, otherwise undefined. */
+  /** Exit status once the daemon has exited, otherwise undefined (of the current process, after a restart()). */
   exitStatus(): ExitInfo | undefined;
+  /**
+   * SIGTERM dockerd, wait until it has exited, and start it again with the same command line, data
+   * and daemon.json (as it is now); resolves when the new daemon answers /_ping. Running containers
+   * stop unless daemon.json has "live-restore": true.
+   */
+  restart(): Promise<void>;
   /** Stop the daemon (SIGTERM, then SIGKILL), kill leftovers, unmount and remove the temp dir. Idempotent. */
   stop(): Promise<void>;
 }
@@ -78,6 +92,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
   await mkdir(cliConfigDir);
 
   const baseConfig: Record<string, unknown> = {
+    ...(opts.hostsInConfig && { hosts: [`unix://${socket}`] }),
     ...opts.config,
   };
   const writeConfig = async (plugins: string[]): Promise<void> => {
@@ -94,8 +109,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     path.join(dir, 'data'),
     '--exec-root',
     path.join(dir, 'exec'),
-    '-H',
-    `unix://${socket}`,
+    ...(opts.hostsInConfig ? [] : ['-H', `unix://${socket}`]),
     '--pidfile',
     path.join(dir, 'docker.pid'),
     '--storage-driver=vfs',
@@ -111,26 +125,40 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     `--containerd-plugins-namespace=${ns}-plugins`,
     ...(opts.extraArgs ?? []),
   ];
-  let child: ChildProcess;
+  // The environment (PATH: which dockerd) of the first start, for restarts too.
+  const spawnEnv = { ...process.env };
+  let logText = '';
+  let child: ChildProcess | undefined;
+  let exitInfo: ExitInfo | undefined;
+  let spawnError: Error | undefined;
+  let exited: Promise<ExitInfo> = Promise.resolve({ code: null, signal: null });
+  let pid = -1;
+  const launch = (): void => {
+    const c = spawn('dockerd', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: spawnEnv });
+    child = c;
+    exitInfo = undefined;
+    spawnError = undefined;
+    c.stdout?.on('data', (chunk: Buffer) => (logText += chunk.toString('utf8')));
+    c.stderr?.on('data', (chunk: Buffer) => (logText += chunk.toString('utf8')));
+    c.on('error', (e) => {
+      if (child === c) spawnError = e;
+    });
+    exited = exitOf(c).then((info) => {
+      if (child === c) {
+        exitInfo = info;
+        daemonExited(dir);
+      }
+      return info;
+    });
+    trackDaemon(dir, c.pid);
+    pid = c.pid ?? -1;
+  };
   try {
-    child = spawn('dockerd', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+    launch();
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
   }
-  let logText = '';
-  child.stdout?.on('data', (c: Buffer) => (logText += c.toString('utf8')));
-  child.stderr?.on('data', (c: Buffer) => (logText += c.toString('utf8')));
-  let exitInfo: ExitInfo | undefined;
-  let spawnError: Error | undefined;
-  child.on('error', (e) => (spawnError = e));
-  const exited = exitOf(child).then((info) => {
-    exitInfo = info;
-    daemonExited(dir);
-    return info;
-  });
-  trackDaemon(dir, child.pid);
-  const pid = child.pid ?? -1;
 
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
@@ -161,8 +189,8 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     return undefined;
   };
 
-  try {
-    await pollUntil(
+  const waitReady = () =>
+    pollUntil(
       async () => {
         try {
           // any HTTP status counts: an authz plugin may deny the ping
@@ -174,12 +202,24 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
       },
       { timeoutMs: opts.readyTimeoutMs ?? 60_000, intervalMs: 100, what: `dockerd on ${socket}`, abort: deadReason },
     );
+  try {
+    await waitReady();
   } catch (e) {
     const logSoFar = logText;
     await stop().catch(() => undefined);
     const msg = (e as Error).message;
     throw new Error(msg.includes('--- dockerd log') ? msg : `${msg}\n--- dockerd log\n${logSoFar}`, { cause: e });
   }
+
+  const restart = async (): Promise<void> => {
+    if (stopping !== undefined) throw new Error('dockerd restart after stop()');
+    if (exitInfo === undefined && spawnError === undefined) {
+      signal(pid, 'SIGTERM');
+      if ((await withDeadline(exited, 60_000)) === undefined) throw new Error(`dockerd (pid ${pid}) did not exit within 60 s of SIGTERM`);
+    }
+    launch();
+    await waitReady();
+  };
 
   let reloadChain: Promise<void> = Promise.resolve();
   const setAuthzPlugins = (names: string[], timeoutMs = 30_000): Promise<void> => {
@@ -208,12 +248,15 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
   return {
     socket,
     dir,
-    pid,
+    get pid() {
+      return pid;
+    },
     docker: (a, o) => runDockerCli(socket, cliConfigDir, a, o),
     request: (method, urlPath, o) => unixRequest(socket, method, urlPath, o),
     setAuthzPlugins,
     log: () => logText,
     exitStatus: () => exitInfo,
+    restart,
     stop,
   };
 }

@@ -3,7 +3,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import t, { type Test } from 'tap';
-import { daemonClient, socketOfDockerHost } from '../../../src/daemon/client.js';
+import { unixClient, socketOfDockerHost } from '../../../src/daemon/client.js';
 
 async function fakeDaemon(t: Test, handler: http.RequestListener): Promise<string> {
   const dir = await mkdtemp(join(tmpdir(), 'dc-'));
@@ -35,7 +35,7 @@ t.test('reads JSON, sends its headers, reports the daemon message on errors', as
     res.statusCode = 403;
     res.end(JSON.stringify({ message: 'authorization denied by plugin authz: You must say hello first' }));
   });
-  const client = daemonClient({ socketPath: socket, headers: { 'X-Mark': 'scan' } });
+  const client = unixClient({ socketPath: socket, headers: { 'X-Mark': 'scan' } });
   t.teardown(() => client.close());
   t.same(await client.getJson('/info'), { ServerVersion: '20.10' });
   t.same(seen[0], { url: '/info', host: 'docker', mark: 'scan' });
@@ -52,11 +52,11 @@ t.test('a daemon that does not answer, answers too much, or is not there', async
     if (req.url === '/slow') return; // never answers
     res.end('x'.repeat(2048));
   });
-  const client = daemonClient({ socketPath: socket, timeoutMs: 200, maxBytes: 1024 });
+  const client = unixClient({ socketPath: socket, timeoutMs: 200, maxBytes: 1024 });
   t.teardown(() => client.close());
   await t.rejects(client.getJson('/slow'), { code: 'AUTHZ_DAEMON_REQUEST', message: /no answer within 200 ms/ });
   await t.rejects(client.getJson('/big'), { code: 'AUTHZ_DAEMON_REQUEST', message: /larger than 1024 bytes/ });
-  const missing = daemonClient({ socketPath: join(tmpdir(), 'no-such-daemon.sock') });
+  const missing = unixClient({ socketPath: join(tmpdir(), 'no-such-daemon.sock') });
   await t.rejects(missing.getJson('/info'), { code: 'AUTHZ_DAEMON_REQUEST', message: /ENOENT/ });
   missing.close();
 });

@@ -14,7 +14,7 @@ const BROKEN = 'version: 1\nhello: {enabled: false}\nrules:\n  - id: x\n    kind
 
 const PS = request(envelope('GET', '/v1.41/containers/json'));
 const PING = request(envelope('HEAD', '/_ping'));
-const nobody = { isGreeted: () => false, anyGreeted: false };
+const nobody = { greetings: { isGreeted: () => false, anyGreeted: false } };
 
 function memoryLastGood(): LastGoodStore & { saved: { source: string; text: string; sha256: string; at: string } | undefined } {
   const store = {

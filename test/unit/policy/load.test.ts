@@ -12,6 +12,7 @@ t.test('the shipped default policy is valid and has the promised rules', async (
   t.same(
     r.policy.rules.map((x) => x.kind),
     [
+      'ownership',
       'privileged',
       'host-mounts',
       'capabilities',

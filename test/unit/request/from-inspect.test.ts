@@ -1,7 +1,7 @@
 import t from 'tap';
 import { containerAsCreate, networkAsCreate, volumeAsCreate } from '../../../src/request/from-inspect.js';
 import { defaultPolicy } from '../../helpers/policy.js';
-import { findings } from '../../../src/scan/scan.js';
+import { findings, settingRules } from '../../../src/policy/settings.js';
 
 // The HostConfig dockerd 20.10 (cgroup v1) stores for `docker create busybox`, as `docker inspect` shows it.
 const PLAIN_HOST_CONFIG = {
@@ -93,7 +93,7 @@ const inspect = (hc: Record<string, unknown> = {}, extra: Record<string, unknown
   ...extra,
 });
 const defaults = { logDriver: 'json-file', runtime: 'runc', cgroupnsMode: 'host' };
-const rules = defaultPolicy().rules.filter((r) => r.effect === 'deny' && r.kind !== 'operations');
+const rules = settingRules(defaultPolicy().rules);
 const judged = (req: ReturnType<typeof containerAsCreate>) => findings(rules, req).map((f) => `${f.rule}: ${f.field} ${f.reason}`);
 
 t.test("a plain container's stored HostConfig is what a plain create sent: nothing to refuse", async (t) => {

@@ -89,3 +89,34 @@ t.test('an unreadable database resolves nothing', async (t) => {
   t.match(o.container(A), { ok: false, why: /cannot read its state/ });
   t.equal(o.volume('x'), 'unreadable');
 });
+
+t.test('resolutions are remembered until anyone writes: this worker, another worker, the CLI', async (t) => {
+  const dir = t.testdir({});
+  const a = open(t, dir);
+  const b = open(t, dir); // another worker: its own connection to the same database
+  a.created({ kind: 'container', id: A, name: 'x', owner: 'alice' });
+  t.match(a.container('x'), { ok: true, record: { owner: 'alice' } });
+  t.match(b.container('x'), { ok: true, record: { owner: 'alice' } });
+  b.removed('container', [A]);
+  b.created({ kind: 'container', id: B, name: 'x', owner: 'bob' });
+  t.match(a.container('x'), { ok: true, record: { id: B, owner: 'bob' } }, "another connection's commit is seen at once");
+  a.renamed('container', B, 'y');
+  t.match(a.container('x'), { ok: false }, "this connection's own write is seen at once");
+  t.match(b.container('y'), { ok: true, record: { id: B } });
+  t.equal(a.volume('v'), undefined);
+  b.created({ kind: 'volume', id: 'v', owner: 'bob' });
+  t.match(a.volume('v'), { owner: 'bob' });
+});
+
+t.test('reconcile keeps what was created after the daemon was asked', async (t) => {
+  const o = open(t);
+  o.created({ kind: 'container', id: A, name: 'gone', owner: 'alice' });
+  const listedAt = new Date(Date.now() + 1).toISOString();
+  // Confirmed (AuthZRes) after the listing: not in it, but new.
+  o.created({ kind: 'container', id: B, name: 'new', owner: 'bob' });
+  // Stand in for "created after listedAt" without waiting on the clock.
+  o.reconcile('container', [], new Date(Date.now() - 60_000).toISOString());
+  t.match(o.container(B), { ok: true, record: { owner: 'bob' } }, 'newer than the listing: kept');
+  o.reconcile('container', [], listedAt);
+  t.match(o.container('gone'), { ok: false }, 'older than the listing and not in it: gone');
+});
