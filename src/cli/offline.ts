@@ -2,6 +2,7 @@ import { deny, ruleForError, type Decision } from '../policy/built-in.js';
 import { compilePolicy, type CompiledPolicy } from '../policy/compile.js';
 import { evaluate, type TraceOutcome } from '../policy/evaluate.js';
 import type { GreetingView } from '../policy/gate.js';
+import { groupsOf } from '../policy/groups-edit.js';
 import type { StateView } from '../policy/state-view.js';
 import { loadPolicyFile, type PolicyIssue } from '../policy/load.js';
 import type { Policy, Rule } from '../policy/schema.js';
@@ -114,11 +115,6 @@ function stateFor({ greeted, objects = [] }: OfflineState): StateView {
   const greetings: GreetingView = greeted ? { isGreeted: () => true, anyGreeted: true } : { isGreeted: () => false, anyGreeted: false };
   return { greetings, objects: offlineObjects(objects) };
 }
-
-export const groupsOf = (policy: Policy, identity: string): string[] =>
-  Object.entries(policy.groups)
-    .filter(([, members]) => members.includes(identity))
-    .map(([name]) => name);
 
 const list = (xs: readonly string[]) => xs.join(', ');
 
