@@ -23,6 +23,12 @@
  * Caveat (dockerd 20.10): when a reload names a plugin whose socket does not
  * exist, dockerd retries for ~15s and then exits with a fatal error. Start
  * the plugin before calling setAuthzPlugins; it rejects when that happens.
+ *
+ * The daemon runs in a mount namespace of its own in which this test
+ * process's plugins dir (PLUGINS_DIR, helpers/plugin.ts) is bound over
+ * /run/docker/plugins: it finds the plugins this test file starts, and none
+ * of the sockets other test files (or the machine) have there. Its mounts
+ * (container shm, network namespaces) live and die with that namespace.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -34,6 +40,7 @@ import { makeTempDir } from '../../helpers/tmp.js';
 import { pollUntil, withDeadline } from '../../helpers/wait.js';
 import { cleanupDir, daemonExited, runcForEach, trackDaemon, untrackDaemon } from './cleanup.js';
 import { runDockerCli, type DockerOptions } from './docker-cli.js';
+import { DAEMON_PLUGINS_DIR, PLUGINS_DIR } from './plugin.js';
 
 export interface DockerdOptions {
   /** Names of authorization plugins to enable from the start (they must already be running). */
@@ -111,9 +118,24 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     `--containerd-plugins-namespace=${ns}-plugins`,
     ...(opts.extraArgs ?? []),
   ];
+  // unshare and sh exec: the child's pid is dockerd's. (`dockerd` is looked up on PATH by sh, so a
+  // test may put a shim first, as helpers/authz-ns.ts does.)
+  const inPrivateNamespace = [
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    'sh',
+    '-c',
+    'mkdir -p "$1" && mount --bind "$0" "$1" && shift && exec dockerd "$@"',
+    PLUGINS_DIR,
+    DAEMON_PLUGINS_DIR,
+    ...args,
+  ];
   let child: ChildProcess;
   try {
-    child = spawn('dockerd', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
+    await mkdir(PLUGINS_DIR, { recursive: true, mode: 0o755 });
+    child = spawn('unshare', inPrivateNamespace, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir });
   } catch (e) {
     await rm(dir, { recursive: true, force: true });
     throw e;
