@@ -340,8 +340,22 @@ export function bypassSuite(theme: string, cases: readonly BypassCase[], extra?:
     const name = uniquePluginName();
     const scratch = await makeTempDir('authz-bypass-');
     t.teardown(() => rm(scratch, { recursive: true, force: true }));
-    const plugin = await spawnPlugin({ socket: pluginSocketPath(name), stateDir: join(scratch, 'state') });
-    t.teardown(() => plugin.stop());
+
+    // The plugin and both daemons start at once, and stop at once. Both daemons confine containers
+    // with no-new-privileges, as an admin may set it daemon-wide.
+    const config = { 'no-new-privileges': true };
+    const started = await Promise.allSettled([
+      spawnPlugin({ socket: pluginSocketPath(name), stateDir: join(scratch, 'state') }),
+      startDockerd({ config }),
+      startDockerd({ config }),
+    ]);
+    t.teardown(async () => {
+      await Promise.all(started.map((s) => (s.status === 'fulfilled' ? s.value.stop() : undefined)));
+    });
+    for (const s of started) if (s.status === 'rejected') throw s.reason;
+    const [plugin, plain, guarded] = started.map((s) => (s as PromiseFulfilledResult<unknown>).value) as [PluginProcess, Dockerd, Dockerd];
+    const imported = Promise.all([importImages(plain), importImages(guarded)]);
+    imported.catch(() => undefined); // awaited below; a failure meanwhile is not unhandled
 
     const ctx = join(scratch, 'netns-context');
     await mkdir(ctx);
@@ -360,16 +374,7 @@ export function bypassSuite(theme: string, cases: readonly BypassCase[], extra?:
     t.teardown(() => run('ip', ['link', 'del', hostInterface]).catch(() => undefined));
     const assets: Assets = { netnsContext, limitsContext, fetches, hostInterface, salt };
 
-    // Both daemons confine containers with no-new-privileges, as an admin may set it daemon-wide.
-    const config = { 'no-new-privileges': true };
-    const started = await Promise.allSettled([startDockerd({ config }), startDockerd({ config })]);
-    for (const s of started) if (s.status === 'fulfilled') t.teardown(() => s.value.stop());
-    const [plain, guarded] = started.map((s) => {
-      if (s.status === 'rejected') throw s.reason;
-      return s.value;
-    }) as [Dockerd, Dockerd];
-
-    await Promise.all([importImages(plain), importImages(guarded)]);
+    await imported;
     await guarded.setAuthzPlugins([name]);
     const hello = await guarded.docker(['run', '--rm', 'hello-world']);
     t.equal(hello.code, 0, `docker run hello-world opens the gate: ${hello.stderr}`);
