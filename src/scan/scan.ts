@@ -36,10 +36,19 @@ export interface ScanOptions {
   /** `unix:///var/run/docker.sock` or a socket path. */
   readonly dockerHost: string;
   readonly policy: CompiledPolicy;
+  /** Per daemon request. Default SCAN_TIMEOUT_MS. */
   readonly timeoutMs?: number;
   /** For tests, or to reuse a client; otherwise one is made for dockerHost and closed at the end. */
   readonly client?: DaemonClient;
 }
+
+/**
+ * How long scan waits for each of the daemon's answers by default. Listing volumes can take long on
+ * an idle host too: dockerd 20.10 first asks every socket in /run/docker/plugins it has not met yet
+ * whether it is a volume driver, and retries one nobody listens on (a killed plugin's leftover) for
+ * about 15 s before it answers.
+ */
+export const SCAN_TIMEOUT_MS = 60_000;
 
 // Networks the daemon makes itself; their options are its own.
 const DAEMON_NETWORKS = new Set(['bridge', 'host', 'none', 'docker_gwbridge']);
@@ -62,7 +71,7 @@ export async function runScan(opts: ScanOptions): Promise<ScanReport> {
   if (!opts.client && !socket) {
     throw codedError(codes.CONFIG_INVALID, `${opts.dockerHost} is not a unix socket (unix:///path); scan talks to the local daemon only`);
   }
-  const client = opts.client ?? unixClient({ socketPath: socket!, ...(opts.timeoutMs !== undefined && { timeoutMs: opts.timeoutMs }) });
+  const client = opts.client ?? unixClient({ socketPath: socket!, timeoutMs: opts.timeoutMs ?? SCAN_TIMEOUT_MS });
   const rules = settingRules(opts.policy.rules);
   const unreadable: { kind: string; name: string; message: string }[] = [];
   const judge = (

@@ -1,10 +1,11 @@
 /**
  * Proves the e2e harness itself (no plugin code from src/ involved): a private
  * dockerd starts, images import and run, an authz plugin (an allow-all stand-in)
- * is enabled and disabled by config reload, and stop() leaves nothing behind.
+ * is enabled and disabled by config reload, the daemon sees this test's plugins
+ * and no others, and stop() leaves nothing behind.
  */
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rm } from 'node:fs/promises';
+import { mkdir, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import t from 'tap';
 import { unixRequest } from '../helpers/http.js';
@@ -13,7 +14,7 @@ import { spawnPlugin } from '../helpers/spawn-plugin.js';
 import { makeTempDir } from '../helpers/tmp.js';
 import { startDockerd } from './helpers/dockerd.js';
 import { BUSYBOX_IMAGE, HELLO_IMAGE, importImages } from './helpers/images.js';
-import { pluginSocketPath, uniquePluginName, writeAllowAllPlugin } from './helpers/plugin.js';
+import { DAEMON_PLUGINS_DIR, pluginSocketPath, uniquePluginName, writeAllowAllPlugin } from './helpers/plugin.js';
 
 interface PluginLine {
   op?: string;
@@ -31,6 +32,16 @@ async function pidsMentioning(dir: string): Promise<number[]> {
     if (!/^\d+$/.test(e) || Number(e) === process.pid) continue;
     const cmd = await readFile(`/proc/${e}/cmdline`, 'utf8').catch(() => '');
     if (cmd.includes(`${dir}/`) && !isGone(Number(e))) pids.push(Number(e));
+  }
+  return pids;
+}
+
+/** Pids of processes in mount namespace `ns` (as `readlink /proc/<pid>/ns/mnt` prints it). */
+async function pidsInMountNamespace(ns: string): Promise<number[]> {
+  const pids: number[] = [];
+  for (const e of await readdir('/proc')) {
+    if (!/^\d+$/.test(e)) continue;
+    if ((await readlink(`/proc/${e}/ns/mnt`).catch(() => '')) === ns && !isGone(Number(e))) pids.push(Number(e));
   }
   return pids;
 }
@@ -79,6 +90,18 @@ t.test('e2e harness: private dockerd, images, authz plugin reload, cleanup', asy
   t.ok(existsSync(socket), `plugin listens on ${socket}`);
   t.match(name, /^authz-e2e-\d+-[0-9a-f]{6}$/, 'unique plugin name');
 
+  // The daemon's /run/docker/plugins is this process's plugins dir, not the machine's (seen through
+  // /proc/<pid>/root, which resolves in the daemon's mount namespace).
+  const marker = path.join(DAEMON_PLUGINS_DIR, `authz-e2e-${process.pid}-marker`);
+  await mkdir(DAEMON_PLUGINS_DIR, { recursive: true });
+  await writeFile(marker, 'not a plugin\n');
+  t.teardown(() => rm(marker, { force: true }));
+  t.same(
+    await readdir(path.join(`/proc/${d.pid}/root`, DAEMON_PLUGINS_DIR)),
+    [`${name}.sock`],
+    "the daemon's plugins dir holds this test's plugin socket and nothing from the machine's",
+  );
+
   const before = await d.docker(['ps']);
   t.equal(before.code, 0, 'docker ps works before authz is enabled');
 
@@ -118,8 +141,8 @@ t.test('e2e harness: private dockerd, images, authz plugin reload, cleanup', asy
   });
   t.equal(direct.status, 200, 'direct request to the plugin');
   await p.waitForLine((o: PluginLine) => o.path === sentinel, 5_000, mark2);
-  // Plugin.Activate is not counted: any dockerd on this machine (other tests run in parallel)
-  // activates every socket in /run/docker/plugins when it looks for volume or network drivers.
+  // Plugin.Activate is not counted: a daemon activates every socket in its /run/docker/plugins when
+  // it looks for volume or network drivers.
   t.same(
     p
       .lines()
@@ -142,6 +165,8 @@ t.test('e2e harness: private dockerd, images, authz plugin reload, cleanup', asy
   t.equal(stopPlugin.code, 0, 'stand-in plugin exits 0 on SIGTERM');
   t.notOk(existsSync(socket), 'plugin socket removed');
 
+  const daemonNamespace = await readlink(`/proc/${d.pid}/ns/mnt`);
+  t.not(daemonNamespace, await readlink('/proc/self/ns/mnt'), 'dockerd runs in a mount namespace of its own');
   const stopStart = Date.now();
   await d.stop();
   t.ok(d.exitStatus() !== undefined, 'dockerd exited');
@@ -150,5 +175,10 @@ t.test('e2e harness: private dockerd, images, authz plugin reload, cleanup', asy
   t.same(await pidsMentioning(d.dir), [], 'no containerd/shim processes left');
   const mounts = await readFile('/proc/self/mountinfo', 'utf8');
   t.notOk(mounts.includes(d.dir), 'no mounts left under the daemon dir');
+  t.same(
+    await pidsInMountNamespace(daemonNamespace),
+    [],
+    "no process is left in the daemon's mount namespace (its mounts are gone with it)",
+  );
   t.comment(`daemon stop took ${Date.now() - stopStart}ms; whole smoke test ${Date.now() - started}ms`);
 });

@@ -139,6 +139,7 @@ t.test('scan lists what existed before the plugin and the policy would refuse', 
     const bad = await scan(d, '--nonsense');
     t.equal(bad.code, 2);
     t.match(bad.stderr, "Unknown option '--nonsense'");
+    t.match(bad.stderr, 'usage: docker-authz scan');
     const tcp = await scan(d, '--host', 'tcp://127.0.0.1:2375');
     t.equal(tcp.code, 2);
     const gone = await scan(d, '--host', `unix://${join(scratch, 'no-daemon.sock')}`);

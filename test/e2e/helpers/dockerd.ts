@@ -29,6 +29,12 @@
  * daemon.json gets more listeners must have none on its command line), and
  * `restart()` stops the daemon and starts it again on the same data, as a
  * host restarts its dockerd (listeners and TLS settings are read only at start).
+ *
+ * The daemon runs in a mount namespace of its own in which this test
+ * process's plugins dir (PLUGINS_DIR, helpers/plugin.ts) is bound over
+ * /run/docker/plugins: it finds the plugins this test file starts, and none
+ * of the sockets other test files (or the machine) have there. Its mounts
+ * (container shm, network namespaces) live and die with that namespace.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -40,6 +46,7 @@ import { makeTempDir } from '../../helpers/tmp.js';
 import { pollUntil, withDeadline } from '../../helpers/wait.js';
 import { cleanupDir, daemonExited, runcForEach, trackDaemon, untrackDaemon } from './cleanup.js';
 import { runDockerCli, type DockerOptions } from './docker-cli.js';
+import { DAEMON_PLUGINS_DIR, PLUGINS_DIR } from './plugin.js';
 
 export interface DockerdOptions {
   /** Names of authorization plugins to enable from the start (they must already be running). */
@@ -125,6 +132,20 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     `--containerd-plugins-namespace=${ns}-plugins`,
     ...(opts.extraArgs ?? []),
   ];
+  // unshare and sh exec: the child's pid is dockerd's. (`dockerd` is looked up on PATH by sh, so a
+  // test may put a shim first, as helpers/authz-ns.ts does.)
+  const inPrivateNamespace = [
+    '--mount',
+    '--propagation',
+    'private',
+    '--',
+    'sh',
+    '-c',
+    'mkdir -p "$1" && mount --bind "$0" "$1" && shift && exec dockerd "$@"',
+    PLUGINS_DIR,
+    DAEMON_PLUGINS_DIR,
+    ...args,
+  ];
   // The environment (PATH: which dockerd) of the first start, for restarts too.
   const spawnEnv = { ...process.env };
   let logText = '';
@@ -134,7 +155,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
   let exited: Promise<ExitInfo> = Promise.resolve({ code: null, signal: null });
   let pid = -1;
   const launch = (): void => {
-    const c = spawn('dockerd', args, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: spawnEnv });
+    const c = spawn('unshare', inPrivateNamespace, { stdio: ['ignore', 'pipe', 'pipe'], cwd: dir, env: spawnEnv });
     child = c;
     exitInfo = undefined;
     spawnError = undefined;
@@ -154,6 +175,7 @@ export async function startDockerd(opts: DockerdOptions = {}): Promise<Dockerd> 
     pid = c.pid ?? -1;
   };
   try {
+    await mkdir(PLUGINS_DIR, { recursive: true, mode: 0o755 });
     launch();
   } catch (e) {
     await rm(dir, { recursive: true, force: true });

@@ -7,6 +7,7 @@
 import { chmod, copyFile, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runOk } from '../../helpers/process.js';
+import { makeTempDir } from '../../helpers/tmp.js';
 import type { Dockerd } from './dockerd.js';
 
 export const BUSYBOX_IMAGE = 'e2e/busybox:latest';
@@ -56,21 +57,34 @@ export interface ImportedImages {
   hello: string;
 }
 
+let tarballs: Promise<{ busybox: Buffer; hello: Buffer }> | undefined;
+
+/** The two images' root filesystems as tarballs, built once per test process (several daemons import them). */
+function imageTarballs(): Promise<{ busybox: Buffer; hello: Buffer }> {
+  tarballs ??= (async () => {
+    const dir = await makeTempDir('rootfs-');
+    try {
+      const rootfs = path.join(dir, 'rootfs');
+      await buildRootfs(rootfs);
+      const busybox = await tarDir(rootfs);
+      await writeFile(path.join(rootfs, 'hello'), HELLO_SCRIPT, { mode: 0o755 });
+      await chmod(path.join(rootfs, 'hello'), 0o755);
+      return { busybox, hello: await tarDir(rootfs) };
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  })();
+  tarballs.catch(() => (tarballs = undefined)); // a failure is not remembered
+  return tarballs;
+}
+
 /**
  * Import `e2e/busybox:latest` (CMD ["/bin/sh"]) and `hello-world:latest`
  * (CMD ["/hello"], a shell script printing the real hello-world greeting).
  */
 export async function importImages(d: Dockerd): Promise<ImportedImages> {
-  const rootfs = path.join(d.dir, 'rootfs');
-  try {
-    await buildRootfs(rootfs);
-    await importRootfs(d, await tarDir(rootfs), BUSYBOX_IMAGE, ['/bin/sh']);
-
-    await writeFile(path.join(rootfs, 'hello'), HELLO_SCRIPT, { mode: 0o755 });
-    await chmod(path.join(rootfs, 'hello'), 0o755);
-    await importRootfs(d, await tarDir(rootfs), HELLO_IMAGE, ['/hello']);
-  } finally {
-    await rm(rootfs, { recursive: true, force: true });
-  }
+  const tars = await imageTarballs();
+  await importRootfs(d, tars.busybox, BUSYBOX_IMAGE, ['/bin/sh']);
+  await importRootfs(d, tars.hello, HELLO_IMAGE, ['/hello']);
   return { busybox: BUSYBOX_IMAGE, hello: HELLO_IMAGE };
 }

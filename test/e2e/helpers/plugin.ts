@@ -1,21 +1,37 @@
 /**
  * Plugins as dockerd finds them: a legacy (socket-discovered) plugin named N listens on
  * /run/docker/plugins/N.sock; dockerd sends `POST /Plugin.Activate`, then `POST /AuthZPlugin.AuthZReq`
- * and `POST /AuthZPlugin.AuthZRes` for every API call. The plugins dir is machine-wide, so always use
- * `uniquePluginName()`. Start the plugin with spawnPlugin() (test/helpers/spawn-plugin.ts).
+ * and `POST /AuthZPlugin.AuthZRes` for every API call. Start the plugin with spawnPlugin()
+ * (test/helpers/spawn-plugin.ts) on `pluginSocketPath(name)`.
+ *
+ * Each test process has its own plugins dir, `PLUGINS_DIR` (/run/authz-e2e/<pid>), and every
+ * dockerd it starts sees that dir, and only that, as /run/docker/plugins (helpers/dockerd.ts binds it
+ * there in the daemon's own mount namespace). The machine-wide /run/docker/plugins is never used:
+ * whenever dockerd lists volumes (and when it looks for a volume or network driver) it activates
+ * every socket there it has not activated yet, and waits for each: ~15 s of retries for a socket
+ * nobody listens on, forever for one that accepts and never answers. A plugin another test file
+ * is killing or restarting at that moment would stall this file's daemons.
  */
 import { randomBytes } from 'node:crypto';
+import { rmSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 
-export const PLUGINS_DIR = '/run/docker/plugins';
+/** This process's plugins dir on the host; dockerds started by helpers/dockerd.ts see it as /run/docker/plugins. */
+export const PLUGINS_DIR = path.join('/run/authz-e2e', String(process.pid));
+
+/** Where a daemon started by helpers/dockerd.ts looks for plugins. */
+export const DAEMON_PLUGINS_DIR = '/run/docker/plugins';
+
+// Sockets are removed by their plugins' stop(); the dir goes with the process.
+process.once('exit', () => rmSync(PLUGINS_DIR, { recursive: true, force: true }));
 
 /** e.g. `authz-e2e-1234-a1b2c3`. */
 export function uniquePluginName(): string {
   return `authz-e2e-${process.pid}-${randomBytes(3).toString('hex')}`;
 }
 
-/** `/run/docker/plugins/<name>.sock` */
+/** `<PLUGINS_DIR>/<name>.sock`: /run/docker/plugins/<name>.sock for this process's daemons. */
 export function pluginSocketPath(name: string): string {
   return path.join(PLUGINS_DIR, `${name}.sock`);
 }
