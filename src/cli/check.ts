@@ -1,11 +1,26 @@
-import { loadPolicyFile } from '../policy/load.js';
+import { formatIssue, loadPolicyFile, locate, type LoadResult, type PolicyIssue } from '../policy/load.js';
+import { findShadowedRules } from '../policy/shadowing.js';
 import { EXIT, UsageError, type Command } from './command.js';
+
+/** A rule that can never match, at the rule's file:line:col. */
+type Warning = PolicyIssue & { readonly rule: string };
+
+function warningsOf(r: Extract<LoadResult, { ok: true }>): Warning[] {
+  return findShadowedRules(r.policy).map((w) => ({
+    ...locate(r.text, r.source, ['rules', w.rule]),
+    rule: r.policy.rules[w.rule]!.id,
+    message: w.message,
+  }));
+}
 
 export const checkCommand: Command = {
   name: 'check',
   args: '[POLICY...]',
   summary: 'Validate policy files (default: AUTHZ_POLICY, or the built-in policy), like `nginx -t`.',
-  description: 'Prints file:line:col for every problem and exits 1 if any file is invalid.',
+  description:
+    'Prints file:line:col for every problem and exits 1 if any file is invalid. Also warns (exit status unchanged)\n' +
+    'about rules that can never match: rules that apply to nobody, and rules an earlier rule always decides for\n' +
+    '(docs/cli.md#docker-authz-check says exactly which).',
   options: {
     format: { type: 'string', valueName: 'text|json', default: 'text', description: 'output format' },
   },
@@ -14,13 +29,16 @@ export const checkCommand: Command = {
     const format = ctx.values.format;
     if (format !== 'text' && format !== 'json') throw new UsageError(`--format must be text or json, not ${JSON.stringify(format)}`);
     const files = ctx.positionals.length > 0 ? ctx.positionals : [ctx.config().policyFile];
-    const results = files.map((file) => loadPolicyFile(file));
+    const results = files.map((file) => {
+      const r = loadPolicyFile(file);
+      return { r, warnings: r.ok ? warningsOf(r) : [] };
+    });
     if (format === 'json') {
       ctx.out(
         JSON.stringify(
-          results.map((r) =>
+          results.map(({ r, warnings }) =>
             r.ok
-              ? { file: r.source, ok: true, rules: r.policy.rules.length, hello: r.policy.hello.enabled }
+              ? { file: r.source, ok: true, rules: r.policy.rules.length, hello: r.policy.hello.enabled, warnings }
               : { file: r.issues[0]?.file, ok: false, issues: r.issues },
           ),
           null,
@@ -28,11 +46,16 @@ export const checkCommand: Command = {
         ),
       );
     } else {
-      for (const r of results) {
-        if (r.ok) ctx.out(`${r.source}: OK (${r.policy.rules.length} rules, hello gate ${r.policy.hello.enabled ? 'on' : 'off'})`);
-        else for (const i of r.issues) ctx.err(`${i.file}:${i.line}:${i.col}: ${i.message}`);
+      for (const { r, warnings } of results) {
+        if (!r.ok) {
+          for (const i of r.issues) ctx.err(formatIssue(i));
+          continue;
+        }
+        for (const w of warnings) ctx.err(`${w.file}:${w.line}:${w.col}: warning: ${w.message}`);
+        const counted = warnings.length ? `, ${warnings.length} warning${warnings.length === 1 ? '' : 's'}` : '';
+        ctx.out(`${r.source}: OK (${r.policy.rules.length} rules, hello gate ${r.policy.hello.enabled ? 'on' : 'off'}${counted})`);
       }
     }
-    return results.every((r) => r.ok) ? EXIT.OK : EXIT.FAILED;
+    return results.every(({ r }) => r.ok) ? EXIT.OK : EXIT.FAILED;
   },
 };

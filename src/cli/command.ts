@@ -9,8 +9,10 @@ export const EXIT = {
   FAILED: 1,
   /** The command line was wrong. */
   USAGE: 2,
-  /** The running plugin could not be reached. */
+  /** The running plugin (or, for scan, the daemon) could not be reached. */
   UNREACHABLE: 3,
+  /** explain, test: the policy or an input file could not be read (or is not valid). */
+  UNREADABLE: 3,
 } as const;
 
 type OptionSpec = NonNullable<ParseArgsConfig['options']>[string] & { readonly description: string; readonly valueName?: string };

@@ -9,6 +9,16 @@ import { EXIT, helpText, lazyConfig, parseCommand, UsageError, usageLine, type C
 export const COMMANDS: readonly { readonly name: string; readonly summary: string; load(): Promise<Command> }[] = [
   { name: 'serve', summary: 'Run the plugin in the foreground.', load: async () => (await import('./serve.js')).serveCommand },
   { name: 'check', summary: 'Validate policy files, like nginx -t.', load: async () => (await import('./check.js')).checkCommand },
+  {
+    name: 'explain',
+    summary: 'Decide one request offline against a policy, rule by rule.',
+    load: async () => (await import('./explain.js')).explainCommand,
+  },
+  {
+    name: 'test',
+    summary: 'Run policy test cases (YAML): expected decisions for requests.',
+    load: async () => (await import('./policy-test.js')).testCommand,
+  },
   { name: 'reload', summary: 'Make the running plugin re-read its policy.', load: async () => (await import('./reload.js')).reloadCommand },
   {
     name: 'status',
@@ -59,7 +69,8 @@ function usage(): string {
     '  docker-authz --version',
     '',
     'Configuration: the environment, over the env file AUTHZ_ENV_FILE (default /etc/docker-authz/authz.env).',
-    'Exit codes: 0 ok, 1 failed or found a problem, 2 usage error, 3 the running plugin could not be reached.',
+    'Exit codes: 0 ok, 1 failed, found a problem or (explain) denied, 2 usage error, 3 the running plugin, the daemon',
+    'or an input file could not be reached or read. Every command: docs/cli.md.',
   ].join('\n');
 }
 

@@ -6,9 +6,16 @@ import type { StateView } from './state-view.js';
 
 export type { Decision } from './built-in.js';
 
-/** What evaluation did at each step, for `docker-authz explain`. Evaluation never needs it. */
+/**
+ * What a step of evaluation found: `pass` (a built-in check or the gate let it through), `skip` (the
+ * rule does not apply to the caller), `no-match`, `match` (this step decided), `audit` (it would
+ * have denied, but is in audit mode).
+ */
+export type TraceOutcome = 'pass' | 'skip' | 'no-match' | 'match' | 'audit';
+
+/** What evaluation did at each step, for `docker-authz explain` and `test`. Evaluation never needs it. */
 export interface Trace {
-  step(id: string, outcome: 'pass' | 'skip' | 'no-match' | 'match' | 'audit', detail: string): void;
+  step(id: string, outcome: TraceOutcome, detail: string): void;
 }
 
 // What the docker CLI sends before anything else: answering them lets it show the real denial
@@ -32,24 +39,49 @@ const ALLOWED: Decision = Object.freeze({ allow: true });
  */
 export function evaluate(policy: CompiledPolicy, req: DockerRequest, state: StateView, trace?: Trace): Decision {
   const { greetings } = state;
-  if (policy.denyAll !== undefined && !HANDSHAKE.has(req.op)) return deny('policy-invalid', policy.denyAll);
+  if (policy.denyAll !== undefined && !HANDSHAKE.has(req.op)) {
+    trace?.step('policy-invalid', 'match', policy.denyAll);
+    return deny('policy-invalid', policy.denyAll);
+  }
   const self = policy.protectSelf(req);
-  if (self) return deny('self-protection', self);
+  if (self) {
+    trace?.step('self-protection', 'match', self);
+    return deny('self-protection', self);
+  }
   trace?.step('self-protection', 'pass', `${req.op} does not touch this plugin`);
   if (req.apiVersion !== undefined && policy.isOldApi(req.apiVersion)) {
-    return deny('api-version', `API version ${req.apiVersion} is older than ${policy.minApiVersion}, the oldest this policy allows`);
+    const detail = `API version ${req.apiVersion} is older than ${policy.minApiVersion}, the oldest this policy allows`;
+    trace?.step('api-version', 'match', detail);
+    return deny('api-version', detail);
   }
-  trace?.step('api-version', 'pass', `API version ${req.apiVersion ?? '(none)'} is not older than ${policy.minApiVersion}`);
+  trace?.step(
+    'api-version',
+    'pass',
+    req.apiVersion === undefined
+      ? "no API version in the path (the daemon's own)"
+      : `API version ${req.apiVersion} is not older than ${policy.minApiVersion}`,
+  );
 
   const identity = identityName(req.identity);
   let audit: Decision['audit'];
-  if (!hasSaidHello(policy, greetings, identity) && !isGreetingStep(policy, req)) {
+  const greeted = hasSaidHello(policy, greetings, identity);
+  if (!greeted && !isGreetingStep(policy, req)) {
     const denial = deny('hello', gateMessage(policy, greetings));
-    if (!policy.hello.audit) return denial;
+    if (!policy.hello.audit) {
+      trace?.step('hello', 'match', `${identity} has not said hello: ${gateMessage(policy, greetings)}`);
+      return denial;
+    }
     audit = { rule: denial.rule, message: denial.message };
     trace?.step('hello', 'audit', `${identity} has not said hello; the gate is in audit mode`);
-  } else {
-    trace?.step('hello', 'pass', policy.hello.enabled ? `${identity} has said hello, or this is part of saying it` : 'the gate is off');
+  } else if (trace) {
+    const why = !policy.hello.enabled
+      ? 'the hello gate is off'
+      : greeted
+        ? policy.hello.scope === 'global'
+          ? 'someone has said hello (scope: global)'
+          : `${identity} has said hello`
+        : `${identity} has not said hello, but this request is part of saying it`;
+    trace.step('hello', 'pass', why);
   }
 
   for (const rule of policy.rules) {

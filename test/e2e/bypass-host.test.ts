@@ -70,7 +70,7 @@ const CASES: BypassCase[] = [
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostroot');
       t.same(v.Options, { type: 'none', o: 'bind', device: '/' }, 'with the bind of host / in its options');
     },
-    refusal: /^denied by rule host-paths: DriverOpts\.device "\/"/,
+    refusal: /^denied by rule host-paths: --opt device=\/ \(DriverOpts\.device\)/,
   },
   {
     id: '10b',
@@ -86,7 +86,8 @@ const CASES: BypassCase[] = [
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostroot2');
       t.same(v.Options, { type: 'none', o: 'bind', device: '/' }, 'which the daemon created binding host /');
     },
-    refusal: /^denied by rule host-paths: HostConfig\.Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/,
+    refusal:
+      /^denied by rule host-paths: --mount volume-opt=device=\/ \(HostConfig\.Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device\)/,
   },
   {
     id: '10c',
@@ -97,7 +98,7 @@ const CASES: BypassCase[] = [
       const v = await api<VolumeInspect>(env.d, 'GET', '/v1.41/volumes/hostproc');
       t.same(v.Options, { type: 'proc', device: 'proc' }, "a volume that mounts the host kernel's proc");
     },
-    refusal: /^denied by rule host-paths: DriverOpts\.type "proc" makes the local volume driver mount a host filesystem/,
+    refusal: /^denied by rule host-paths: --opt type=proc \(DriverOpts\.type\) makes the local volume driver mount a host filesystem/,
   },
   {
     id: '11',
@@ -110,7 +111,7 @@ const CASES: BypassCase[] = [
       const exec = await api<{ ProcessConfig: { privileged: boolean } }>(env.d, 'GET', `/v1.41/exec/${Id}/json`);
       t.equal(exec.ProcessConfig.privileged, true, 'a PRIVILEGED exec');
     },
-    refusal: /^denied by rule no-privileged: Privileged true/,
+    refusal: /^denied by rule no-privileged: docker exec --privileged \(Privileged\)/,
     untouched: async (t, env) => {
       t.same((await inspect(env.d, env.fx.id!)).ExecIDs ?? [], [], 'no exec was created');
     },
@@ -125,7 +126,7 @@ const CASES: BypassCase[] = [
         HostConfig: { CapAdd: ['cap_sys_admin'] },
       }),
     executed: withCapSysAdmin,
-    refusal: /^denied by rule capabilities: HostConfig\.CapAdd\[0\] "cap_sys_admin"/,
+    refusal: /^denied by rule capabilities: --cap-add cap_sys_admin \(HostConfig\.CapAdd\[0\]\)/,
   },
   {
     id: '12b',
@@ -133,28 +134,28 @@ const CASES: BypassCase[] = [
     request: () =>
       json('/v1.41/containers/create', { Image: B, Cmd: ['grep', 'CapEff', '/proc/self/status'], HostConfig: { CapAdd: ['ALL'] } }),
     executed: withCapSysAdmin,
-    refusal: /^denied by rule capabilities: HostConfig\.CapAdd\[0\] "ALL"/,
+    refusal: /^denied by rule capabilities: --cap-add ALL \(HostConfig\.CapAdd\[0\]\)/,
   },
   {
     id: '13a',
     name: 'host path with dot-dot: Binds ["/var/run/../../:/host"]',
     request: () => json('/v1.41/containers/create', { Image: B, HostConfig: { Binds: ['/var/run/../../:/host'] } }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule host-paths: HostConfig\.Binds\[0\] "\/var\/run\/\.\.\/\.\.\/:\/host"/,
+    refusal: /^denied by rule host-paths: -v \/var\/run\/\.\.\/\.\.\/:\/host \(HostConfig\.Binds\[0\]\)/,
   },
   {
     id: '13b',
     name: 'host path with a double slash: Binds ["//:/host"]',
     request: () => json('/v1.41/containers/create', { Image: B, HostConfig: { Binds: ['//:/host'] } }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule host-paths: HostConfig\.Binds\[0\] "\/\/:\/host"/,
+    refusal: /^denied by rule host-paths: -v \/\/:\/host \(HostConfig\.Binds\[0\]\)/,
   },
   {
     id: '13c',
     name: 'host path with a trailing slash: Binds ["/etc/:/h"]',
     request: () => json('/v1.41/containers/create', { Image: B, HostConfig: { Binds: ['/etc/:/h'] } }),
     executed: hostBind('/etc', '/h'),
-    refusal: /^denied by rule host-paths: HostConfig\.Binds\[0\] "\/etc\/:\/h"/,
+    refusal: /^denied by rule host-paths: -v \/etc\/:\/h \(HostConfig\.Binds\[0\]\)/,
   },
   // ---- option values read as the daemon reads them
   ...(['no-new-privileges=0', 'no-new-privileges:f', 'no-new-privileges=False'] as const).map((opt, i): BypassCase => ({
@@ -170,7 +171,9 @@ const CASES: BypassCase[] = [
       const control = await plainContainer(env.d, ['grep', 'NoNewPrivs', '/proc/self/status']);
       t.match(await startAndRead(t, env.d, control.id!), /NoNewPrivs:\s+1/, 'while the daemon confines every other container');
     },
-    refusal: new RegExp(`^denied by rule security-options: HostConfig\\.SecurityOpt\\[0\\] "${opt}" turns off no-new-privileges`),
+    refusal: new RegExp(
+      `^denied by rule security-options: --security-opt ${opt} \\(HostConfig\\.SecurityOpt\\[0\\]\\) turns off no-new-privileges`,
+    ),
   })),
   // ---- host resources
   {

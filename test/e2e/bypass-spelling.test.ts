@@ -48,7 +48,7 @@ const neverStarted = async (t: Test, env: Env): Promise<void> => {
   t.same(c.HostConfig.Binds ?? [], [], 'and has no binds');
 };
 
-const privileged = /^denied by rule no-privileged: HostConfig\.Privileged true/;
+const privileged = /^denied by rule no-privileged: --privileged \(HostConfig\.Privileged\)/;
 const ambiguous = (what: RegExp) => new RegExp(`^denied by rule request-integrity: .*${what.source}`);
 const big = (hostConfig: unknown) => JSON.stringify({ Image: B, Labels: { pad: 'x'.repeat(1_100_000) }, HostConfig: hostConfig });
 
@@ -66,7 +66,7 @@ const CASES: BypassCase[] = [
     name: 'absolute-form target: POST http://x/v1.41/containers/create, Binds /:/host',
     request: () => json('http://x/v1.41/containers/create', { Image: B, HostConfig: { Binds: ['/:/host'] } }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule host-paths: HostConfig\.Binds\[0\] "\/:\/host"/,
+    refusal: /^denied by rule host-paths: -v \/:\/host \(HostConfig\.Binds\[0\]\)/,
   },
   {
     id: '2b',
@@ -134,14 +134,14 @@ const CASES: BypassCase[] = [
     note: 'ContainerConfigWrapper embeds HostConfig, so its fields are read from the top level too',
     request: () => json('/v1.23/containers/create', { Image: B, Binds: ['/:/host'] }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule (host-paths: Binds\[0\] "\/:\/host"|api-version: API version 1\.23)/,
+    refusal: /^denied by rule (host-paths: -v \/:\/host \(Binds\[0\]\)|api-version: API version 1\.23)/,
   },
   {
     id: '6b',
     name: 'legacy top-level HostConfig fields: POST /v1.23/containers/create {"Privileged":true}',
     request: () => json('/v1.23/containers/create', { Image: B, Privileged: true }),
     executed: privilegedContainer,
-    refusal: /^denied by rule (no-privileged: Privileged true|api-version: API version 1\.23)/,
+    refusal: /^denied by rule (no-privileged: --privileged \(Privileged\)|api-version: API version 1\.23)/,
   },
   {
     id: '6c',
@@ -149,14 +149,14 @@ const CASES: BypassCase[] = [
     note: 'dockerd 20.10 does not tie the embedded HostConfig to old API versions',
     request: () => json('/v1.41/containers/create', { Image: B, Privileged: true }),
     executed: privilegedContainer,
-    refusal: /^denied by rule no-privileged: Privileged true/,
+    refusal: /^denied by rule no-privileged: --privileged \(Privileged\)/,
   },
   {
     id: '6d',
     name: 'top-level HostConfig fields on the current API: POST /v1.41/containers/create {"Binds":["/:/host"]}',
     request: () => json('/v1.41/containers/create', { Image: B, Binds: ['/:/host'] }),
     executed: hostBind('/', '/host'),
-    refusal: /^denied by rule host-paths: Binds\[0\] "\/:\/host"/,
+    refusal: /^denied by rule host-paths: -v \/:\/host \(Binds\[0\]\)/,
   },
   {
     id: '7a',
@@ -164,7 +164,7 @@ const CASES: BypassCase[] = [
     setup: (d) => plainContainer(d, ['true']),
     request: ({ fx }) => json(`/v1.23/containers/${fx.id}/start`, { Privileged: true }),
     executed: startedWith((c) => c.HostConfig.Privileged === true, 'the start made the container privileged'),
-    refusal: /^denied by rule (no-privileged: Privileged true|api-version: API version 1\.23)/,
+    refusal: /^denied by rule (no-privileged: --privileged \(Privileged\)|api-version: API version 1\.23)/,
     untouched: neverStarted,
   },
   {
@@ -173,7 +173,7 @@ const CASES: BypassCase[] = [
     setup: (d) => plainContainer(d, ['true']),
     request: ({ fx }) => json(`/v1.23/containers/${fx.id}/start`, { Binds: ['/:/host'] }),
     executed: startedWith((c) => hasBind(c, '/', '/host'), 'the start bind-mounted host / at /host'),
-    refusal: /^denied by rule (host-paths: Binds\[0\] "\/:\/host"|api-version: API version 1\.23)/,
+    refusal: /^denied by rule (host-paths: -v \/:\/host \(Binds\[0\]\)|api-version: API version 1\.23)/,
     untouched: neverStarted,
   },
   {

@@ -98,9 +98,15 @@ t.test('scan lists what existed before the plugin and the policy would refuse', 
     const text = await scan(d);
     t.equal(text.code, 1);
     t.match(text.stdout, 'container "old-priv"');
-    t.match(text.stdout, '  - no-privileged: HostConfig.Privileged true gives the container full access to the host');
-    t.match(text.stdout, '  - host-paths: HostConfig.Binds[0] "/etc:/host-etc" mounts a host path outside the allowed list');
-    t.match(text.stdout, '  - host-paths: volume "old-hostroot" (at /r): Mounts[0].VolumeOptions.DriverConfig.Options.device "/"');
+    t.match(text.stdout, '  - no-privileged: --privileged (HostConfig.Privileged) gives the container full access to the host');
+    t.match(
+      text.stdout,
+      '  - host-paths: -v /etc:/host-etc (HostConfig.Binds[0]) mounts /etc from the host (this policy allows no host paths)',
+    );
+    t.match(
+      text.stdout,
+      '  - host-paths: volume "old-hostroot" (at /r): --mount volume-opt=device=/ (Mounts[0].VolumeOptions.DriverConfig.Options.device)',
+    );
     t.match(text.stdout, '  - networks: --opt com.docker.network.bridge.host_binding_ipv4');
     t.match(text.stdout, 'fix: docker rm -f old-priv, then recreate it within the policy');
     t.match(text.stdout, 'fix: move its data if needed, then docker volume rm old-hostroot');

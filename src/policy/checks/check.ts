@@ -24,6 +24,22 @@ export type CheckFactory<K extends RuleKind> = (rule: RuleOf<K>, ctx?: CompileCo
 
 export const quote = (v: unknown): string => JSON.stringify(v);
 
+/** A value as it reads after its flag: bare when it is a plain word or path, JSON-quoted otherwise. */
+export const shown = (v: unknown): string => (typeof v === 'string' && /^[\w./:=,@+-]{1,200}$/.test(v) ? v : quote(v));
+
+/** A list of what a rule allows, for a denial: `runc, crun`, or `none`. */
+export const allowedList = (xs: readonly string[]): string => (xs.length ? xs.join(', ') : 'none');
+
+/**
+ * How a denial names what it refuses: the docker CLI flag (with its value where that reads well),
+ * then the API field in parentheses: `--cap-add SYS_ADMIN (HostConfig.CapAdd[0])`. A view prefix
+ * that is not part of the API path (a scan's `volume "data" (at /d): `) comes first.
+ */
+export function flagged(flag: string, prefix: string, field: string): string {
+  const label = prefix.endsWith(': ') ? prefix : '';
+  return `${label}${flag} (${label ? '' : prefix}${field})`;
+}
+
 /** The HostConfig views of a container-shaped request (create, start with a body, update). */
 export function hostConfigViews(req: DockerRequest): readonly HostConfigView[] {
   return req.subject.kind === 'container' ? req.subject.views : [];

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { canonicalHostPath, isWithin } from '../host-path.js';
 import { parseIP } from '../ip.js';
 import { readRegistryHost, registryOnHost } from '../registry-host.js';
-import { firstInViews, quote, type CheckFactory, type Violation } from './check.js';
+import { firstInViews, flagged, quote, shown, type CheckFactory, type Violation } from './check.js';
 
 // Filesystem types the local volume driver mounts from somewhere other than the host's disks and
 // kernel. Anything else (proc, sysfs, cgroup, overlay with lowerdir=, ext4 on a device, ...) reaches
@@ -59,22 +59,30 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
   };
   const self = hostname().toLowerCase();
   const hostNames = new Set([self, self.split('.')[0]!].filter((n) => n !== ''));
-  const outside = (field: string, shown: string): Violation => ({
+  const outside = (field: string, path: string): Violation => ({
     field,
-    reason: `${quote(shown)} mounts a host path outside the allowed list`,
+    reason: rule.allowedPaths.length
+      ? `mounts ${shown(path)} from the host, outside the allowed host paths (${rule.allowedPaths.join(', ')})`
+      : `mounts ${shown(path)} from the host (this policy allows no host paths)`,
   });
-  // A local volume is a host bind (judged by path) or a kernel mount of host resources (refused).
+  /**
+   * A local volume is a host bind (judged by path) or a kernel mount of host resources (refused).
+   * `opt` is how its options are given (`--opt `, `--mount volume-opt=`), `at` where they are.
+   */
   const volumeAccess = (
-    field: string,
+    opt: string,
+    prefix: string,
+    at: string,
     driver: string | undefined,
     options: ReadonlyMap<string, string> | undefined,
   ): Violation | undefined => {
     const access = localVolumeHostAccess(driver, options);
     if (!access) return undefined;
     if (access.kind === 'bind') {
+      const field = flagged(`${opt}device=${shown(access.path)}`, prefix, `${at}.device`);
       // A relative device is resolved against the daemon's working directory, which the plugin does not know.
-      if (!access.path.startsWith('/')) return { field: `${field}.device`, reason: `${quote(access.path)} is a relative host path` };
-      return permitted(access.path) ? undefined : outside(`${field}.device`, access.path);
+      if (!access.path.startsWith('/')) return { field, reason: 'is a relative host path (the daemon resolves it in its own directory)' };
+      return permitted(access.path) ? undefined : outside(field, access.path);
     }
     if (access.kind === 'network') {
       // The daemon mounts from the host's network namespace: a server on this host exports host files.
@@ -84,18 +92,24 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
       });
       return server === undefined
         ? undefined
-        : { field, reason: `mounts ${access.type} from ${quote(server)}, a server on this host (the daemon mounts it from the host)` };
+        : {
+            field: flagged(`${opt}type=${shown(access.type)}`, prefix, at),
+            reason: `mounts ${access.type} from ${quote(server)}, a server on this host (the daemon mounts it from the host)`,
+          };
     }
-    return { field: `${field}.type`, reason: `${quote(access.type)} makes the local volume driver mount a host filesystem` };
+    return {
+      field: flagged(`${opt}type=${shown(access.type)}`, prefix, `${at}.type`),
+      reason: `makes the local volume driver mount a host filesystem (the types that are not from the host: ${[...NON_HOST_FS].join(', ')})`,
+    };
   };
 
   return function checkHostMounts(req) {
-    if (req.subject.kind === 'volume') return volumeAccess('DriverOpts', req.subject.driver, req.subject.options);
+    if (req.subject.kind === 'volume') return volumeAccess('--opt ', '', 'DriverOpts', req.subject.driver, req.subject.options);
     return firstInViews(req, ({ prefix, hc }) => {
       const binds = hc.Binds ?? [];
       for (let i = 0; i < binds.length; i++) {
         const source = bindSource(binds[i]!);
-        if (source !== undefined && !permitted(source)) return outside(`${prefix}Binds[${i}]`, binds[i]!);
+        if (source !== undefined && !permitted(source)) return outside(flagged(`-v ${shown(binds[i])}`, prefix, `Binds[${i}]`), source);
       }
       const mounts = hc.Mounts ?? [];
       for (let i = 0; i < mounts.length; i++) {
@@ -103,12 +117,18 @@ export const hostMounts: CheckFactory<'host-mounts'> = (rule) => {
         const type = (m.Type ?? '').trim().toLowerCase();
         if (type === 'volume') {
           const dc = m.VolumeOptions?.DriverConfig;
-          const found = volumeAccess(`${prefix}Mounts[${i}].VolumeOptions.DriverConfig.Options`, dc?.Name, dc?.Options);
+          const found = volumeAccess(
+            '--mount volume-opt=',
+            prefix,
+            `Mounts[${i}].VolumeOptions.DriverConfig.Options`,
+            dc?.Name,
+            dc?.Options,
+          );
           if (found) return found;
         } else if (type !== 'tmpfs' && type !== 'npipe' && type !== 'cluster' && type !== 'image') {
           // bind, or a type the daemon will reject: judge its source as a host path either way.
           const source = m.Source ?? '';
-          if (!permitted(source)) return outside(`${prefix}Mounts[${i}].Source`, source);
+          if (!permitted(source)) return outside(flagged(`--mount source=${shown(source)}`, prefix, `Mounts[${i}].Source`), source);
         }
       }
       return undefined;

@@ -1,4 +1,4 @@
-import { firstInViews, quote, type CheckFactory, type Violation } from './check.js';
+import { allowedList, firstInViews, flagged, shown, type CheckFactory, type Violation } from './check.js';
 
 // "net.ipv4.*" matches a prefix; anything else matches exactly.
 function sysctlMatcher(patterns: readonly string[]): (key: string) => boolean {
@@ -23,34 +23,54 @@ export const hostSettings: CheckFactory<'host-settings'> = (rule) => {
     const s = req.subject;
     if (s.kind === 'build') {
       const parent = s.query.get('cgroupparent');
-      if (!rule.allowCgroupParent && parent)
-        return { field: 'cgroupparent', reason: `${quote(parent)} places build containers outside Docker's cgroup` };
+      if (!rule.allowCgroupParent && parent) {
+        return {
+          field: `docker build --cgroup-parent ${shown(parent)} (cgroupparent)`,
+          reason: "places build containers outside Docker's cgroup (allowCgroupParent is off)",
+        };
+      }
       const remote = s.query.get('remote');
-      if (!rule.allowRemoteFetch && isRemote(remote))
-        return { field: 'remote', reason: `${quote(remote)} makes the daemon fetch a remote build context` };
+      if (!rule.allowRemoteFetch && isRemote(remote)) {
+        return {
+          field: `docker build ${shown(remote)} (remote)`,
+          reason: 'makes the daemon fetch a remote build context (allowRemoteFetch is off)',
+        };
+      }
       return undefined;
     }
     if (s.kind === 'image-create') {
       const src = s.query.get('fromSrc');
       if (!rule.allowRemoteFetch && src !== null && src !== '-')
-        return { field: 'fromSrc', reason: `${quote(src)} makes the daemon fetch a URL` };
+        return { field: `docker import ${shown(src)} (fromSrc)`, reason: 'makes the daemon fetch a URL (allowRemoteFetch is off)' };
       return undefined;
     }
     return firstInViews(req, ({ prefix, hc }) => {
       if (!rule.allowCgroupParent && hc.CgroupParent) {
-        return { field: `${prefix}CgroupParent`, reason: `${quote(hc.CgroupParent)} places the container outside Docker's cgroup` };
+        return {
+          field: flagged(`--cgroup-parent ${shown(hc.CgroupParent)}`, prefix, 'CgroupParent'),
+          reason: "places the container outside Docker's cgroup (allowCgroupParent is off)",
+        };
       }
-      if (hc.Runtime && !runtimes.has(hc.Runtime))
-        return { field: `${prefix}Runtime`, reason: `${quote(hc.Runtime)} is not an allowed runtime` };
+      if (hc.Runtime && !runtimes.has(hc.Runtime)) {
+        return {
+          field: flagged(`--runtime ${shown(hc.Runtime)}`, prefix, 'Runtime'),
+          reason: `is not an allowed runtime (allowed runtimes: ${allowedList(rule.allowedRuntimes)})`,
+        };
+      }
       const driver = hc.LogConfig?.Type;
       if (driver && !logDrivers.has(driver)) {
         return {
-          field: `${prefix}LogConfig.Type`,
-          reason: `${quote(driver)} sends logs off this host or loads a plugin (allowed log drivers: ${rule.allowedLogDrivers.join(', ')})`,
+          field: flagged(`--log-driver ${shown(driver)}`, prefix, 'LogConfig.Type'),
+          reason: `sends logs off this host or loads a plugin (allowed log drivers: ${allowedList(rule.allowedLogDrivers)})`,
         };
       }
       for (const key of hc.Sysctls?.keys() ?? []) {
-        if (!sysctlAllowed(key)) return { field: `${prefix}Sysctls[${quote(key)}]`, reason: 'sets a kernel parameter' };
+        if (!sysctlAllowed(key)) {
+          return {
+            field: flagged(`--sysctl ${shown(key)}`, prefix, `Sysctls[${JSON.stringify(key)}]`),
+            reason: `sets a kernel parameter that is not allowed (allowed sysctls: ${allowedList(rule.allowedSysctls)})`,
+          };
+        }
       }
       return undefined;
     });

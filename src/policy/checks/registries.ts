@@ -53,7 +53,7 @@ export const registries: CheckFactory<'registries'> = (rule) => {
   // This machine's names resolve to it through /etc/hosts; read once, when the policy is compiled.
   const self = hostname().toLowerCase();
   const hostNames = new Set([self, self.split('.')[0]!].filter((n) => n !== ''));
-  const allowedText = rule.allowed.length ? `allowed registries: ${rule.allowed.join(', ')}` : 'any registry not on this host';
+  const allowedText = `allowed registries: ${rule.allowed.length ? rule.allowed.join(', ') : 'any not on this host'}`;
 
   function judge(u: RegistryUse): Violation | undefined {
     const h = readRegistryHost(u.registry);

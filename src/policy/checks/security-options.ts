@@ -1,5 +1,5 @@
 import { parseGoBool } from '../../request/go-values.js';
-import { firstInViews, quote, type CheckFactory, type Violation } from './check.js';
+import { firstInViews, flagged, quote, shown, type CheckFactory, type Violation } from './check.js';
 
 /**
  * Why a --security-opt value weakens confinement, or undefined when it does not. Read as the
@@ -55,12 +55,15 @@ export const securityOptions: CheckFactory<'security-options'> = () =>
       const opts = hc.SecurityOpt ?? [];
       for (let i = 0; i < opts.length; i++) {
         const why = weakening(opts[i]!);
-        if (why) return { field: `${prefix}SecurityOpt[${i}]`, reason: `${quote(opts[i])} ${why}` };
+        if (why) return { field: flagged(`--security-opt ${shown(opts[i])}`, prefix, `SecurityOpt[${i}]`), reason: why };
       }
-      // A non-null list replaces the daemon's masked / read-only /proc paths.
+      // A non-null list replaces the daemon's masked / read-only /proc paths. The docker CLI sends
+      // empty lists for --security-opt systempaths=unconfined; other lists come from API clients.
       for (const key of ['MaskedPaths', 'ReadonlyPaths'] as const) {
-        if (hc[key] !== undefined)
-          return { field: `${prefix}${key}`, reason: `${quote(hc[key])} replaces the default protected /proc paths` };
+        const paths = hc[key];
+        if (paths === undefined) continue;
+        const flag = paths.length === 0 ? '--security-opt systempaths=unconfined' : `the list ${quote(paths)}`;
+        return { field: flagged(flag, prefix, key), reason: 'replaces the default protected /proc paths' };
       }
       return undefined;
     });

@@ -51,13 +51,27 @@ t.test('check: file:line:col once (no doubled prefix), --format json, exit 1 on 
   const missing = join(dir, 'missing.yaml');
   const r = await run(['check', bad, missing]);
   t.equal(r.code, 1);
-  t.match(r.err, new RegExp(`^${bad}:4:11: rules\\.0\\.kind`, 'm'));
+  t.match(r.err, new RegExp(`^${bad}:4:11: rule x: kind: "privilegd" is not one of .*\\(did you mean privileged\\?\\)$`, 'm'));
   t.match(r.err, new RegExp(`^${missing}:1:1: cannot read policy: ENOENT`, 'm'));
   t.notMatch(r.err, /:1:1: .*:1:1:/, 'no doubled prefix');
   const json = await run(['check', '--format=json', bad]);
   t.equal(json.code, 1);
   t.match(JSON.parse(json.out), [{ ok: false, file: bad, issues: [{ line: 4, col: 11, message: /kind/ }] }]);
   t.match(await run(['check']), { code: 0, out: /default\.yaml: OK/ });
+});
+
+t.test('check warns about rules that can never match, at the rule, without failing', async (t) => {
+  const dir = t.testdir({
+    'p.yaml':
+      'version: 1\nrules:\n  - { id: no-swarm, kind: operations, operations: ["swarm.*"] }\n  - { id: no-init, kind: operations, operations: [swarm.init] }\n',
+  });
+  const file = join(dir, 'p.yaml');
+  const r = await run(['check', file]);
+  t.equal(r.code, 0);
+  t.match(r.out, /p\.yaml: OK \(2 rules, hello gate on, 1 warning\)/);
+  t.match(r.err, `${file}:4:5: warning: rule no-init can never match: rule no-swarm above it denies every operation it names`);
+  const json = await run(['check', '--format', 'json', file]);
+  t.match(JSON.parse(json.out), [{ ok: true, warnings: [{ line: 4, col: 5, rule: 'no-init', message: /can never match/ }] }]);
 });
 
 t.test('commands that need the running plugin exit 3 when it is not there', async (t) => {

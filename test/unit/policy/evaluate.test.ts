@@ -10,15 +10,15 @@ const create = (hostConfig: Record<string, unknown>, extra: Record<string, unkno
 
 t.test('the default policy refuses each dangerous create from the real corpus, naming rule and field', async (t) => {
   const cases: [string, string, RegExp][] = [
-    ['19', 'host-paths', /HostConfig\.Binds\[0\] "\/:\/host" mounts a host path outside the allowed list/],
-    ['20', 'host-paths', /HostConfig\.Mounts\[0\]\.Source "\/"/],
-    ['21', 'no-privileged', /HostConfig\.Privileged/],
-    ['22', 'capabilities', /HostConfig\.CapAdd\[0\] "CAP_SYS_ADMIN"/],
-    ['23', 'devices', /HostConfig\.Devices\[0\] "\/dev\/null"/],
-    ['24', 'host-namespaces', /HostConfig\.PidMode "host"/],
-    ['25', 'host-namespaces', /HostConfig\.NetworkMode "host"/],
-    ['26', 'host-namespaces', /HostConfig\.UsernsMode "host"/],
-    ['27', 'security-options', /HostConfig\.SecurityOpt\[0\] "seccomp=unconfined"/],
+    ['19', 'host-paths', /-v \/:\/host \(HostConfig\.Binds\[0\]\) mounts \/ from the host \(this policy allows no host paths\)/],
+    ['20', 'host-paths', /--mount source=\/ \(HostConfig\.Mounts\[0\]\.Source\)/],
+    ['21', 'no-privileged', /--privileged \(HostConfig\.Privileged\) gives the container full access to the host/],
+    ['22', 'capabilities', /--cap-add CAP_SYS_ADMIN \(HostConfig\.CapAdd\[0\]\) .*\(allowed beyond the default set: none\)/],
+    ['23', 'devices', /--device \/dev\/null \(HostConfig\.Devices\[0\]\)/],
+    ['24', 'host-namespaces', /--pid host \(HostConfig\.PidMode\)/],
+    ['25', 'host-namespaces', /--network host \(HostConfig\.NetworkMode\)/],
+    ['26', 'host-namespaces', /--userns host \(HostConfig\.UsernsMode\)/],
+    ['27', 'security-options', /--security-opt seccomp=unconfined \(HostConfig\.SecurityOpt\[0\]\) disables seccomp/],
   ];
   for (const [file, rule, message] of cases) {
     const d = decide(corpusRequests(file, 'containers/create')[0]!);
@@ -152,7 +152,7 @@ t.test('host paths: normalised, allow-listed by directory, never by prefix', asy
   );
   t.match(lower, { allow: false, message: /HostConfig\.Binds\[0\]/ }, 'lower-case keys are what the daemon reads');
   const legacy = evaluate(p, request(envelope('POST', '/v1.19/containers/create', { Image: 'x', Binds: ['/:/h'] })), everyoneGreeted);
-  t.match(legacy, { allow: false, message: /: Binds\[0\] "\/:\/h"/ }, 'top-level HostConfig fields (old API)');
+  t.match(legacy, { allow: false, message: /: -v \/:\/h \(Binds\[0\]\)/ }, 'top-level HostConfig fields (old API)');
   const volMount = create({
     Mounts: [
       {
@@ -164,14 +164,17 @@ t.test('host paths: normalised, allow-listed by directory, never by prefix', asy
   });
   t.match(evaluate(p, request(volMount), everyoneGreeted), {
     allow: false,
-    message: /Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device "\/"/,
+    message: /--mount volume-opt=device=\/ \(HostConfig\.Mounts\[0\]\.VolumeOptions\.DriverConfig\.Options\.device\)/,
   });
   const volCreate = envelope('POST', '/v1.41/volumes/create', {
     Name: 'v',
     Driver: 'local',
     DriverOpts: { type: 'none', o: 'bind', device: '/etc' },
   });
-  t.match(evaluate(p, request(volCreate), everyoneGreeted), { allow: false, message: /DriverOpts\.device "\/etc"/ });
+  t.match(evaluate(p, request(volCreate), everyoneGreeted), {
+    allow: false,
+    message: /--opt device=\/etc \(DriverOpts\.device\) mounts \/etc from the host/,
+  });
   const tmpfs = envelope('POST', '/v1.41/volumes/create', { Name: 'v', DriverOpts: { type: 'tmpfs', device: 'tmpfs', o: 'size=10m' } });
   t.ok(evaluate(p, request(tmpfs), everyoneGreeted).allow, 'tmpfs volumes are not host paths');
   const start = envelope('POST', '/v1.23/containers/x/start', { Binds: ['/:/h'] });
@@ -212,9 +215,9 @@ t.test('privileged, devices, namespaces and security options', async (t) => {
   for (const [hc, rule] of denied) t.match(decide(create(hc)), { allow: false, rule }, JSON.stringify(hc));
   t.ok(decide(create({ SecurityOpt: ['no-new-privileges', 'apparmor=docker-default'], NetworkMode: 'none', IpcMode: 'private' })).allow);
   const exec = envelope('POST', '/v1.41/containers/c/exec', { Cmd: ['sh'], Privileged: true });
-  t.match(decide(exec), { allow: false, rule: 'no-privileged', message: /: Privileged true/ });
+  t.match(decide(exec), { allow: false, rule: 'no-privileged', message: /: docker exec --privileged \(Privileged\)/ });
   const build = envelope('POST', '/v1.41/build?networkmode=host&t=x');
-  t.match(decide(build), { allow: false, rule: 'host-namespaces', message: /networkmode "host"/ });
+  t.match(decide(build), { allow: false, rule: 'host-namespaces', message: /docker build --network host \(networkmode\)/ });
 });
 
 t.test('operations rules, scopes and first-match order', async (t) => {
@@ -280,12 +283,15 @@ t.test('nothing allows disabling or replacing this plugin through the API', asyn
 
 t.test('host settings: cgroup parent, sysctls, runtimes, log drivers, remote fetches', async (t) => {
   const denied: [Record<string, unknown>, RegExp][] = [
-    [{ CgroupParent: '/' }, /HostConfig\.CgroupParent "\/"/],
-    [{ Sysctls: { 'kernel.shm_rmid_forced': '1' } }, /HostConfig\.Sysctls\["kernel\.shm_rmid_forced"\] sets a kernel parameter/],
-    [{ Runtime: 'nvidia' }, /HostConfig\.Runtime "nvidia" is not an allowed runtime/],
+    [{ CgroupParent: '/' }, /--cgroup-parent \/ \(HostConfig\.CgroupParent\)/],
+    [
+      { Sysctls: { 'kernel.shm_rmid_forced': '1' } },
+      /--sysctl kernel\.shm_rmid_forced \(HostConfig\.Sysctls\["kernel\.shm_rmid_forced"\]\) sets a kernel parameter that is not allowed \(allowed sysctls: none\)/,
+    ],
+    [{ Runtime: 'nvidia' }, /--runtime nvidia \(HostConfig\.Runtime\) is not an allowed runtime \(allowed runtimes: runc\)/],
     [
       { LogConfig: { Type: 'syslog', Config: { 'syslog-address': 'tcp://evil:514' } } },
-      /HostConfig\.LogConfig\.Type "syslog" sends logs off this host/,
+      /--log-driver syslog \(HostConfig\.LogConfig\.Type\) sends logs off this host/,
     ],
   ];
   for (const [hc, message] of denied) t.match(decide(create(hc)), { allow: false, rule: 'host-settings', message }, JSON.stringify(hc));
@@ -293,7 +299,7 @@ t.test('host settings: cgroup parent, sysctls, runtimes, log drivers, remote fet
   t.match(decide(envelope('POST', '/v1.41/images/create?fromSrc=http%3A%2F%2F169.254.169.254%2Flatest&repo=x')), {
     allow: false,
     rule: 'host-settings',
-    message: /fromSrc "http:\/\/169\.254\.169\.254\/latest"/,
+    message: /docker import http:\/\/169\.254\.169\.254\/latest \(fromSrc\)/,
   });
   t.ok(decide(envelope('POST', '/v1.41/images/create?fromSrc=-&repo=x')).allow, 'import from the request body');
   t.match(decide(envelope('POST', '/v1.41/build?remote=https%3A%2F%2Fexample.com%2Fctx.tar')), { allow: false, rule: 'host-settings' });
@@ -320,12 +326,17 @@ rules:
       TaskTemplate: { ContainerSpec: { Image: 'busybox', ...containerSpec }, ...extra },
     });
   const cases: [Record<string, unknown>, Record<string, unknown>, string, RegExp][] = [
-    [{ Mounts: [{ Type: 'bind', Source: '/', Target: '/h' }] }, {}, 'hp', /TaskTemplate\.ContainerSpec\.Mounts\[0\]\.Source "\/"/],
-    [{ CapabilityAdd: ['CAP_SYS_ADMIN'] }, {}, 'caps', /CapAdd\[0\] "CAP_SYS_ADMIN"/],
-    [{ Privileges: { Seccomp: { Mode: 'unconfined' } } }, {}, 'sec', /"seccomp=unconfined"/],
+    [
+      { Mounts: [{ Type: 'bind', Source: '/', Target: '/h' }] },
+      {},
+      'hp',
+      /--mount source=\/ \(TaskTemplate\.ContainerSpec\.Mounts\[0\]\.Source\)/,
+    ],
+    [{ CapabilityAdd: ['CAP_SYS_ADMIN'] }, {}, 'caps', /--cap-add CAP_SYS_ADMIN \(TaskTemplate\.ContainerSpec\.CapAdd\[0\]\)/],
+    [{ Privileges: { Seccomp: { Mode: 'unconfined' } } }, {}, 'sec', /--security-opt seccomp=unconfined /],
     [{ Privileges: { AppArmor: { Mode: 'disabled' } } }, {}, 'sec', /apparmor=unconfined/],
     [{ Privileges: { SELinuxContext: { Disable: true } } }, {}, 'sec', /label=disable/],
-    [{}, { Networks: [{ Target: 'host' }] }, 'ns', /NetworkMode "host"/],
+    [{}, { Networks: [{ Target: 'host' }] }, 'ns', /--network host \(TaskTemplate\.ContainerSpec\.NetworkMode\)/],
   ];
   for (const [spec, extra, rule, message] of cases) {
     t.match(evaluate(p, request(service(spec, extra)), everyoneGreeted), { allow: false, rule, message }, JSON.stringify({ spec, extra }));
@@ -359,7 +370,8 @@ t.test('local volumes that mount host filesystems are refused, whatever the devi
     t.match(decide(inline), { allow: false, rule: 'host-paths' }, `inline ${JSON.stringify(opts)}`);
   }
   t.match(decide(envelope('POST', '/v1.41/volumes/create', { Name: 'p', DriverOpts: { type: 'proc', device: 'proc' } })), {
-    message: 'denied by rule host-paths: DriverOpts.type "proc" makes the local volume driver mount a host filesystem',
+    message:
+      'denied by rule host-paths: --opt type=proc (DriverOpts.type) makes the local volume driver mount a host filesystem (the types that are not from the host: tmpfs, nfs, nfs4, cifs, smb3)',
   });
   for (const opts of [{ type: 'tmpfs', device: 'tmpfs', o: 'size=1m' }, { type: 'nfs', device: ':/export', o: 'addr=10.0.0.1' }, {}]) {
     t.ok(decide(envelope('POST', '/v1.41/volumes/create', { Name: 'ok1', DriverOpts: opts })).allow, JSON.stringify(opts));
@@ -414,7 +426,7 @@ t.test('denials of the side doors name the rule, the CLI flag, the API field and
     ],
     [
       envelope('POST', '/v1.41/images/create?fromImage=127.0.0.1%3A5000%2Fx&tag=latest', undefined, { 'Content-Length': '0' }),
-      'denied by rule registries: docker pull (fromImage) "127.0.0.1:5000/x" goes to registry "127.0.0.1:5000", a loopback address: the daemon would talk to services on this host (any registry not on this host)',
+      'denied by rule registries: docker pull (fromImage) "127.0.0.1:5000/x" goes to registry "127.0.0.1:5000", a loopback address: the daemon would talk to services on this host (allowed registries: any not on this host)',
     ],
     [
       envelope('POST', '/v1.41/containers/create', { Image: 'b', HostConfig: { OomScoreAdj: -1000 } }),
@@ -422,8 +434,60 @@ t.test('denials of the side doors name the rule, the CLI flag, the API field and
     ],
     [
       envelope('POST', '/v1.41/containers/create', { Image: 'b', HostConfig: { SecurityOpt: ['no-new-privileges:f'] } }),
-      'denied by rule security-options: HostConfig.SecurityOpt[0] "no-new-privileges:f" turns off no-new-privileges (lets processes gain privileges)',
+      'denied by rule security-options: --security-opt no-new-privileges:f (HostConfig.SecurityOpt[0]) turns off no-new-privileges (lets processes gain privileges)',
     ],
   ];
   for (const [env, message] of cases) t.match(decide(env), { allow: false, message }, message.slice(0, 60));
+});
+
+t.test('denials of container settings name the docker CLI flag and value, then the API field, then what is allowed', async (t) => {
+  const cases: [Record<string, unknown>, string][] = [
+    [
+      { CapAdd: ['SYS_ADMIN'] },
+      "--cap-add SYS_ADMIN (HostConfig.CapAdd[0]) adds a capability beyond Docker's default set (allowed beyond the default set: none)",
+    ],
+    [{ Capabilities: ['CAP_SYS_ADMIN'] }, 'CAP_SYS_ADMIN in the capability list (HostConfig.Capabilities[0]) adds a capability'],
+    [{ Binds: ['/etc:/e:ro'] }, '-v /etc:/e:ro (HostConfig.Binds[0]) mounts /etc from the host (this policy allows no host paths)'],
+    [{ Binds: ['/my dir:/d'] }, '-v "/my dir:/d" (HostConfig.Binds[0])'],
+    [{ Devices: [{ PathOnHost: '/dev/kvm' }] }, '--device /dev/kvm (HostConfig.Devices[0]) exposes a host device'],
+    [{ DeviceCgroupRules: ['c 1:3 rwm'] }, '--device-cgroup-rule "c 1:3 rwm" (HostConfig.DeviceCgroupRules[0])'],
+    [
+      { DeviceRequests: [{ Driver: 'nvidia', Count: -1 }] },
+      '--gpus (HostConfig.DeviceRequests[0]) requests host devices (driver "nvidia")',
+    ],
+    [{ CgroupnsMode: 'host' }, "--cgroupns host (HostConfig.CgroupnsMode) shares the host's cgroup namespace"],
+    [{ SecurityOpt: ['label=disable'] }, '--security-opt label=disable (HostConfig.SecurityOpt[0]) disables SELinux labelling'],
+    [{ MaskedPaths: [] }, '--security-opt systempaths=unconfined (HostConfig.MaskedPaths) replaces the default protected /proc paths'],
+    [{ Runtime: 'kata' }, '--runtime kata (HostConfig.Runtime) is not an allowed runtime (allowed runtimes: runc)'],
+    [
+      { Sysctls: { 'kernel.msgmax': '1' } },
+      '--sysctl kernel.msgmax (HostConfig.Sysctls["kernel.msgmax"]) sets a kernel parameter that is not allowed (allowed sysctls: none)',
+    ],
+  ];
+  for (const [hc, detail] of cases) {
+    const d = decide(create(hc));
+    t.match(d, { allow: false }, JSON.stringify(hc));
+    if (!d.allow)
+      t.equal(d.message.slice(d.message.indexOf(': ') + 2, d.message.indexOf(': ') + 2 + detail.length), detail, JSON.stringify(hc));
+  }
+  const p = policyFrom(`version: 1
+hello: { enabled: false }
+rules:
+  - { id: hp, kind: host-mounts, allowedPaths: [/srv/shared, /home/ci] }
+  - { id: caps, kind: capabilities, allowed: [NET_ADMIN] }
+  - { id: sc, kind: shared-containers }
+`);
+  t.match(evaluate(p, request(create({ Binds: ['/srv:/s'] })), everyoneGreeted), {
+    message:
+      'denied by rule hp: -v /srv:/s (HostConfig.Binds[0]) mounts /srv from the host, outside the allowed host paths (/srv/shared, /home/ci)',
+  });
+  t.match(evaluate(p, request(create({ CapAdd: ['SYS_PTRACE'] })), everyoneGreeted), {
+    message: /\(allowed beyond the default set: NET_ADMIN\)$/,
+  });
+  t.match(evaluate(p, request(create({ VolumesFrom: ['db'] })), everyoneGreeted), {
+    message: "denied by rule sc: --volumes-from db (HostConfig.VolumesFrom[0]) mounts another container's volumes",
+  });
+  t.match(evaluate(p, request(create({ IpcMode: 'container:db' })), everyoneGreeted), {
+    message: "denied by rule sc: --ipc container:db (HostConfig.IpcMode) joins another container's namespace",
+  });
 });

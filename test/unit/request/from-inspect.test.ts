@@ -107,7 +107,7 @@ t.test("a plain container's stored HostConfig is what a plain create sent: nothi
   t.same(judged(req), []);
   t.same(
     judged(containerAsCreate(inspect())),
-    ['host-namespaces: HostConfig.CgroupnsMode "host" shares the host\'s cgroup namespace'],
+    ["host-namespaces: --cgroupns host (HostConfig.CgroupnsMode) shares the host's cgroup namespace"],
     'without the daemon defaults, the cgroup v1 default looks like a request',
   );
 });
@@ -116,14 +116,14 @@ t.test('what the daemon stored beyond its defaults is judged like a create', asy
   const cases: [Record<string, unknown>, RegExp][] = [
     [
       { Privileged: true, SecurityOpt: ['label=disable'], MaskedPaths: null, ReadonlyPaths: null },
-      /^no-privileged: HostConfig\.Privileged true/,
+      /^no-privileged: --privileged \(HostConfig\.Privileged\)/,
     ],
-    [{ Binds: ['/:/host'] }, /^host-paths: HostConfig\.Binds\[0\] "\/:\/host"/],
-    [{ PidMode: 'host' }, /^host-namespaces: HostConfig\.PidMode "host"/],
-    [{ CapAdd: ['SYS_ADMIN'] }, /^capabilities: HostConfig\.CapAdd\[0\]/],
-    [{ MaskedPaths: [] }, /^security-options: HostConfig\.MaskedPaths/],
-    [{ MaskedPaths: ['/proc/kcore'] }, /^security-options: HostConfig\.MaskedPaths/],
-    [{ LogConfig: { Type: 'syslog', Config: {} } }, /^host-settings: HostConfig\.LogConfig\.Type "syslog"/],
+    [{ Binds: ['/:/host'] }, /^host-paths: -v \/:\/host \(HostConfig\.Binds\[0\]\)/],
+    [{ PidMode: 'host' }, /^host-namespaces: --pid host \(HostConfig\.PidMode\)/],
+    [{ CapAdd: ['SYS_ADMIN'] }, /^capabilities: --cap-add SYS_ADMIN \(HostConfig\.CapAdd\[0\]\)/],
+    [{ MaskedPaths: [] }, /^security-options: --security-opt systempaths=unconfined \(HostConfig\.MaskedPaths\)/],
+    [{ MaskedPaths: ['/proc/kcore'] }, /^security-options: the list \["\/proc\/kcore"\] \(HostConfig\.MaskedPaths\)/],
+    [{ LogConfig: { Type: 'syslog', Config: {} } }, /^host-settings: --log-driver syslog \(HostConfig\.LogConfig\.Type\)/],
     [{ OomScoreAdj: -1000 }, /^host-resources: --oom-score-adj \(HostConfig\.OomScoreAdj\)/],
     [{ Devices: [{ PathOnHost: '/dev/sda', PathInContainer: '/dev/sda', CgroupPermissions: 'rwm' }] }, /^devices: /],
   ];
@@ -134,12 +134,12 @@ t.test('what the daemon stored beyond its defaults is judged like a create', asy
         defaults,
       }),
     ),
-    ['no-privileged: HostConfig.Privileged true gives the container full access to the host'],
+    ['no-privileged: --privileged (HostConfig.Privileged) gives the container full access to the host'],
     'the label=disable the daemon adds to a privileged container is not counted as a request',
   );
   t.same(
     judged(containerAsCreate(inspect({ SecurityOpt: ['label=disable'] }), { defaults })),
-    ['security-options: HostConfig.SecurityOpt[0] "label=disable" disables SELinux labelling'],
+    ['security-options: --security-opt label=disable (HostConfig.SecurityOpt[0]) disables SELinux labelling'],
     'on an ordinary container it was asked for',
   );
   t.same(
@@ -164,7 +164,7 @@ t.test('named volumes are judged as if their options had been given inline', asy
   const volumes = new Map([['hostroot', { Driver: 'local', Options: { type: 'none', o: 'bind', device: '/' } }]]);
   t.same(judged(containerAsCreate(withVolume, { defaults })), [], 'without the volume facts, a named volume is just a name');
   t.same(judged(containerAsCreate(withVolume, { defaults, volumes })), [
-    'host-paths: volume "hostroot" (at /r): Mounts[0].VolumeOptions.DriverConfig.Options.device "/" mounts a host path outside the allowed list',
+    'host-paths: volume "hostroot" (at /r): --mount volume-opt=device=/ (Mounts[0].VolumeOptions.DriverConfig.Options.device) mounts / from the host (this policy allows no host paths)',
   ]);
   t.same(judged(containerAsCreate(withVolume, { defaults, volumes: new Map([['hostroot', { Driver: 'local', Options: null }]]) })), []);
 });

@@ -100,7 +100,7 @@ t.test('finds what the policy would refuse, and only that', async (t) => {
   );
   const text = formatScan(report);
   t.match(text, 'container "root-shell" (bbb2, exited, image busybox)');
-  t.match(text, '  - no-privileged: HostConfig.Privileged true gives the container full access to the host');
+  t.match(text, '  - no-privileged: --privileged (HostConfig.Privileged) gives the container full access to the host');
   t.match(text, '  fix: docker rm -f root-shell, then recreate it within the policy');
   t.match(text, '  - networks: network "lan" is a network the policy refuses (networks): see below');
   t.match(text, '  fix: move its data if needed, then docker volume rm hostroot');

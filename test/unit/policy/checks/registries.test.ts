@@ -56,7 +56,7 @@ t.test('every spelling of this host is refused, in pulls', async (t) => {
     t.match(defaults(pull(ref)), { field: 'docker pull (fromImage)', reason: /the daemon would talk to services on this host/ }, ref);
   t.match(defaults(pull('127.0.0.1:5999/x')), {
     reason:
-      '"127.0.0.1:5999/x" goes to registry "127.0.0.1:5999", a loopback address: the daemon would talk to services on this host (any registry not on this host)',
+      '"127.0.0.1:5999/x" goes to registry "127.0.0.1:5999", a loopback address: the daemon would talk to services on this host (allowed registries: any not on this host)',
   });
   t.match(defaults(pull('169.254.169.254/latest')), { reason: /denied list/ }, 'link-local (cloud metadata) is on the default denied list');
   t.equal(defaults(pull('10.0.0.5:5000/x')), undefined, 'other private addresses are ordinary registries');

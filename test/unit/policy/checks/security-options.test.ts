@@ -63,8 +63,8 @@ t.test('in a request, with the field named', async (t) => {
   const create = (opts: unknown[]) =>
     request(envelope('POST', '/v1.41/containers/create', { Image: 'b', HostConfig: { SecurityOpt: opts } }));
   t.match(check(create(['no-new-privileges', 'no-new-privileges=0'])), {
-    field: 'HostConfig.SecurityOpt[1]',
-    reason: '"no-new-privileges=0" turns off no-new-privileges (lets processes gain privileges)',
+    field: '--security-opt no-new-privileges=0 (HostConfig.SecurityOpt[1])',
+    reason: 'turns off no-new-privileges (lets processes gain privileges)',
   });
   t.match(check(create([null])), { field: 'HostConfig.SecurityOpt[0]' }, 'null is "", which the daemon refuses');
   t.equal(check(create(['no-new-privileges=true', 'apparmor=docker-default', 'seccomp=builtin'])), undefined);
