@@ -3,7 +3,7 @@ import { createLogger, type PluginLog } from './log/logger.js';
 import { MetricsHub } from './metrics/hub.js';
 import type { MetricsListener } from './metrics/listen.js';
 import { startPolicyLifecycle, type PolicyLifecycle } from './policy/lifecycle.js';
-import { createApp, type HealthReport } from './protocol/app.js';
+import type { HealthReport } from './protocol/app.js';
 import { createAuthzHandlers } from './protocol/authz.js';
 import { pluginEndpoints } from './protocol/endpoints.js';
 import { listen, type Limits, type Listening } from './protocol/server.js';
@@ -89,14 +89,16 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     counts,
     onProbe: (nonce) => noteProbe(state, nonce),
   });
-  const app = createApp({
-    pluginName: config.pluginName,
-    banner: () =>
-      `docker-authz ${VERSION}: Docker authorization plugin "${config.pluginName}" is running (policy: ${policy.status().source})`,
-    health,
-    reload: () => policy.reload('explicit'),
-    onError,
-  });
+  // Made on the first call that is not the plugin protocol (see listen).
+  const app = async () =>
+    (await import('./protocol/app.js')).createApp({
+      pluginName: config.pluginName,
+      banner: () =>
+        `docker-authz ${VERSION}: Docker authorization plugin "${config.pluginName}" is running (policy: ${policy.status().source})`,
+      health,
+      reload: () => policy.reload('explicit'),
+      onError,
+    });
   let listening: Listening;
   let metrics: MetricsListener | undefined;
   try {

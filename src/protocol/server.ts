@@ -1,6 +1,5 @@
-import { getRequestListener } from '@hono/node-server';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import { codes, codedError } from '../errors.js';
 import type { PluginEnv } from './app.js';
@@ -97,17 +96,30 @@ function throttled(ms: number, warn: (message: string, err?: unknown) => void): 
 
 /**
  * Serves the plugin on its socket: the plugin-protocol endpoints straight from node:http, the rest
- * (banner, health, administration) through the Hono app. Limits hold for every call whatever its
- * URL: a size cap enforced while reading, timeouts for connections that stall, and a connection
- * cap below the fd limit.
+ * (banner, health, administration) through the Hono app, which is made (and Hono loaded) on the
+ * first such call: the daemon never makes one, and loading Hono and its adapter is a good part of
+ * a start. Limits hold for every call whatever its URL: a size cap enforced while reading,
+ * timeouts for connections that stall, and a connection cap below the fd limit.
  */
-export async function listen(app: Hono<PluginEnv>, socket: string, opts: ListenOptions): Promise<Listening> {
+export async function listen(app: () => Promise<Hono<PluginEnv>>, socket: string, opts: ListenOptions): Promise<Listening> {
   const { endpoints, onError } = opts;
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const warn = throttled(10_000, opts.onWarning);
-  // dockerd 20.10 sends an empty Host header; without a fallback hostname the adapter answers 400
-  // and the daemon refuses to start.
-  const viaHono = getRequestListener(app.fetch, { hostname: 'plugin.moby.localhost' });
+  let adapter: Promise<RequestListener> | undefined;
+  const viaHono = (req: IncomingMessage, res: ServerResponse, fail: (err: unknown) => void) => {
+    // dockerd 20.10 sends an empty Host header; without a fallback hostname the adapter answers 400
+    // and the daemon refuses to start.
+    adapter ??= Promise.all([app(), import('@hono/node-server')]).then(([a, { getRequestListener }]) =>
+      getRequestListener(a.fetch, { hostname: 'plugin.moby.localhost' }),
+    );
+    adapter.then(
+      (listener) => listener(req, res),
+      (err: unknown) => {
+        adapter = undefined;
+        fail(err);
+      },
+    );
+  };
 
   const server = createServer(
     {
@@ -131,7 +143,7 @@ export async function listen(app: Hono<PluginEnv>, socket: string, opts: ListenO
       const url = req.url ?? '';
       const q = url.indexOf('?');
       const endpoint = req.method === 'POST' ? endpoints.get(q === -1 ? url : url.slice(0, q)) : undefined;
-      if (!endpoint) return void viaHono(req, res);
+      if (!endpoint) return viaHono(req, res, fail);
       readBody(req, limits.maxCallBytes, (err, body) => {
         if (err) {
           res.setHeader('Connection', 'close');
