@@ -8,11 +8,13 @@
 // - Native and optional packages stay external and load from node_modules: better-sqlite3 (a
 //   compiled addon; the installer ships node_modules for it) and prom-client (only loaded when
 //   metrics are served).
-// - What is loaded with import() (the commands other than the one run, the policy parser, the
-//   metrics exporter) goes to chunks of its own, loaded when needed. Every output file sits directly
-//   in dist/, and `import.meta.url` in each module is rewritten to the URL its tsc output has, so
-//   that paths computed from it (package.json, policy/default.yaml, the decode worker) are the same
-//   bundled or not.
+// - Three entry points: the CLI, the policy parser (policy-parse.js, loaded on its first use) and
+//   the decode worker (decode-worker.js, the thread that decodes big calls). What is loaded with
+//   import() (the commands other than the one run, the Hono app, the metrics exporter) goes to
+//   chunks of its own, loaded when needed; code shared by entry points is in shared chunks.
+// - Every output file sits directly in dist/, and `import.meta.url` in each module is rewritten to
+//   the URL its tsc output has, so that paths computed from it (package.json, policy/default.yaml,
+//   the decode worker) are the same bundled or not.
 // - The built-in default policy is validated here, at build time (dist/default-policy.json): a
 //   policy file whose text is exactly policy/default.yaml is put in force without the YAML parser
 //   and the schema (src/policy/precompiled.ts).
@@ -62,7 +64,7 @@ const sources = {
 };
 
 await build({
-  entryPoints: { cli: `${SRC}cli.ts`, 'policy-parse': `${SRC}policy/parse.ts` },
+  entryPoints: { cli: `${SRC}cli.ts`, 'policy-parse': `${SRC}policy/parse.ts`, 'decode-worker': `${SRC}decode-worker.ts` },
   outdir: DIST,
   bundle: true,
   splitting: true,

@@ -5,6 +5,7 @@ import type { MetricsListener } from './metrics/listen.js';
 import { startPolicyLifecycle, type PolicyLifecycle } from './policy/lifecycle.js';
 import type { HealthReport } from './protocol/app.js';
 import { createAuthzHandlers } from './protocol/authz.js';
+import { DecodePool } from './protocol/decode-pool.js';
 import { pluginEndpoints } from './protocol/endpoints.js';
 import { listen, type Limits, type Listening } from './protocol/server.js';
 import { Greetings } from './state/greetings.js';
@@ -99,16 +100,20 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       reload: () => policy.reload('explicit'),
       onError,
     });
+  // Big calls are read and decoded off the main thread (workers start with the first one).
+  const decodePool = new DecodePool({ onError: (message, err) => log.error(err === undefined ? {} : { err }, message) });
   let listening: Listening;
   let metrics: MetricsListener | undefined;
   try {
     listening = await listen(app, config.socket, {
       endpoints: pluginEndpoints(authz),
+      decodePool,
       onError,
       onWarning: (message, err) => log.error(err === undefined ? {} : { err }, message),
       ...(opts.limits && { limits: opts.limits }),
     });
   } catch (err) {
+    void decodePool.close();
     hub.close();
     policy.close();
     state.close();
@@ -157,6 +162,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     stop: async () => {
       policy.close();
       await Promise.all([listening.close(), metrics?.close()]);
+      await decodePool.close();
       hub.close();
       state.close();
       log.info('stopped');
