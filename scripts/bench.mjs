@@ -4,10 +4,12 @@
 // body, JSON.parse it) and answers Allow. docker-authz runs as in production: default policy,
 // everyone greeted (so calls go through every rule), decision log on and written to a file.
 //
-//   npm run bench                       (builds first; about 1-2 minutes)
+//   npm run bench                       (builds first; about 2-3 minutes)
 //   npm run bench -- --decoder          worst-case body decoding (scripts/bench-decoder.mjs)
+//   npm run bench -- --gateway          the user gateway on a real dockerd (root; scripts/bench-gateway.mjs)
 //   BENCH_ROUNDS=15 BENCH_SECONDS=1 npm run bench
 //   BENCH_OTHER=/path/to/other/dist/cli.js npm run bench   also runs another build, side by side
+//   BENCH_METRICS=0 npm run bench       without the column for docker-authz with metrics served
 //
 // Throughput ratios are medians over interleaved rounds (floor, plugin, plugin, floor, ...): this
 // machine is shared, and a noisy moment then hits both sides. Server CPU per call (utime + stime
@@ -22,11 +24,16 @@ const ROOT = new URL('..', import.meta.url).pathname;
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 9);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 0.5);
 const LATENCY_SAMPLES = Number(process.env.BENCH_SAMPLES ?? 1000);
-const BIG_CONNECTIONS = Number(process.env.BENCH_BIG_CONNECTIONS ?? 8);
+const BIG_CONNECTIONS = Number(process.env.BENCH_BIG_CONNECTIONS ?? 16);
+const WARM_SECONDS = Number(process.env.BENCH_WARM_SECONDS ?? 2);
 
 if (process.argv.includes('--decoder')) {
   const { runDecoderBench } = await import('./bench-decoder.mjs');
   runDecoderBench();
+  process.exit(0);
+}
+if (process.argv.includes('--gateway')) {
+  await import('./bench-gateway.mjs');
   process.exit(0);
 }
 
@@ -114,16 +121,29 @@ const stateDir = join(dir, 'state');
 mkdirSync(stateDir, { recursive: true });
 writeFileSync(join(stateDir, 'hello.json'), JSON.stringify({ version: 1, greeted: { '@anonymous': { at: new Date().toISOString() } } }));
 
+// The floor, docker-authz, then the variants shown in further columns.
 const SERVERS = {
   floor: (socket) => ({ args: ['-e', FLOOR, socket], env: {} }),
   'docker-authz': (socket) => plugin(join(ROOT, 'dist/cli.js'), socket),
+  // As production runs with AUTHZ_METRICS set: prom-client loaded, the exporter listening.
+  ...(process.env.BENCH_METRICS !== '0' && {
+    '+metrics': (socket) =>
+      plugin(join(ROOT, 'dist/cli.js'), socket, { AUTHZ_METRICS: `unix:${socket.replace(/\.sock$/, '-metrics.sock')}` }),
+  }),
   ...(process.env.BENCH_OTHER && { other: (socket) => plugin(process.env.BENCH_OTHER, socket) }),
 };
 
-function plugin(cli, socket) {
+function plugin(cli, socket, env = {}) {
   return {
     args: [cli, 'serve'],
-    env: { AUTHZ_SOCKET: socket, AUTHZ_STATE_DIR: stateDir, AUTHZ_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info', AUTHZ_POLICY: '' },
+    env: {
+      AUTHZ_SOCKET: socket,
+      AUTHZ_STATE_DIR: stateDir,
+      AUTHZ_LOG_LEVEL: process.env.BENCH_LOG_LEVEL ?? 'info',
+      AUTHZ_POLICY: '',
+      AUTHZ_ENV_FILE: '',
+      ...env,
+    },
   };
 }
 
@@ -212,8 +232,8 @@ async function latencies(conn, requests, samples) {
   return ms.sort((a, b) => a - b);
 }
 
-// Calls per second at `concurrency` for SECONDS (after a short warm-up), and server CPU per call.
-async function throughput(server, requests, concurrency) {
+// Calls per second at `concurrency` for `seconds` (after a short warm-up), and server CPU per call.
+async function throughput(server, requests, concurrency, seconds = SECONDS) {
   const conns = await Promise.all(Array.from({ length: concurrency }, () => openConnection(server.socket)));
   const warmUntil = Date.now() + 200;
   let count = 0;
@@ -231,14 +251,14 @@ async function throughput(server, requests, concurrency) {
           continue;
         }
         count++;
-        if (Number(process.hrtime.bigint() - t0) >= SECONDS * 1e9) stop = true;
+        if (Number(process.hrtime.bigint() - t0) >= seconds * 1e9) stop = true;
       }
     }),
   );
-  const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const elapsed = Number(process.hrtime.bigint() - t0) / 1e9;
   const cpu = cpuSeconds(server.child.pid) - cpu0;
   conns.forEach((c) => c.close());
-  return { rate: count / seconds, cpuUs: (cpu / count) * 1e6 };
+  return { rate: count / elapsed, cpuUs: (cpu / count) * 1e6 };
 }
 
 // p99 of `docker ps` calls on one connection, alone and while BIG_CONNECTIONS others send 1 MiB creates.
@@ -263,7 +283,13 @@ async function fairness(server, big) {
   await Promise.all(loops);
   [small, ...bigConns].forEach((c) => c.close());
   loaded.sort((a, b) => a - b);
-  return { alone: quantile(alone, 0.99), loaded: quantile(loaded, 0.99), smallCalls: loaded.length, bigCalls };
+  return {
+    alone: quantile(alone, 0.99),
+    loaded: quantile(loaded, 0.99),
+    loadedP50: quantile(loaded, 0.5),
+    smallCalls: loaded.length,
+    bigCalls,
+  };
 }
 
 // ---- the run ----
@@ -294,8 +320,9 @@ try {
   for (const [set, requests] of SETS) {
     for (const name of names) {
       results[name][set] = { c1: [], c16: [], cpu1: [], cpu16: [], p99: [] };
-      // Warm-up: let both JITs settle on this payload set.
-      await throughput(servers[name], requests, 4);
+      // Warm-up: let the JITs settle on this payload set (the plugin has more code to compile than
+      // the floor, whose work is mostly JSON.parse: a short warm-up would measure compilation).
+      await throughput(servers[name], requests, 4, WARM_SECONDS);
     }
     for (let r = 0; r < ROUNDS; r++) {
       for (const name of r % 2 ? [...names].reverse() : names) {
@@ -322,29 +349,28 @@ try {
 
 // ---- the report ----
 
-const [floorName, oursName, otherName] = names;
+const [floorName, oursName, ...extraNames] = names;
 const floor = results[floorName];
 const ours = results[oursName];
-const other = otherName && results[otherName];
+const extras = extraNames.map((n) => results[n]);
 const col = (s, w = 13) => String(s).padStart(w);
 const meets = ([limit, kind], value) => ((kind === 'min' ? value >= limit : value <= limit) ? 'yes' : 'NO');
-// A line: the floor's figure, docker-authz's, its ratio to the floor, the target and whether it is met.
+// A line: the floor's figure, docker-authz's, its ratio to the floor, the target and whether it is
+// met, then each variant's figure and ratio.
 const row = (label, pick, { ratio, target, unit = '', digits = 1 } = {}) => {
   const f = pick(floor);
   const o = pick(ours);
   const r = ratio?.(ours);
   const shown = r ?? o;
   const goal = target ? `${target[1] === 'min' ? '>=' : '<='} ${target[0]}${unit}` : '';
-  const extra = other ? `${col(pick(other).toFixed(digits))}${col(ratio ? ratio(other).toFixed(2) : '')}` : '';
+  const extra = extras.map((x) => `${col(pick(x).toFixed(digits))}${col(ratio ? ratio(x).toFixed(2) : '')}`).join('');
   console.log(
-    `${label.padEnd(34)}${col(f.toFixed(digits))}${col(o.toFixed(digits))}${col(r === undefined ? '' : r.toFixed(2))}   ${goal.padEnd(12)}${
-      target ? meets(target, shown) : ''
-    }${extra}`,
+    `${label.padEnd(34)}${col(f.toFixed(digits))}${col(o.toFixed(digits))}${col(r === undefined ? '' : r.toFixed(2))}   ${goal.padEnd(12)}${(target ? meets(target, shown) : '').padEnd(3)}${extra}`,
   );
 };
 
 console.log(
-  `${''.padEnd(34)}${col('floor')}${col('docker-authz')}${col('ratio')}   ${'target'.padEnd(12)}met${other ? `${col('other')}${col('ratio')}` : ''}`,
+  `${''.padEnd(34)}${col('floor')}${col('docker-authz')}${col('ratio')}   ${'target'.padEnd(12)}met${extraNames.map((n) => `${col(n)}${col('ratio')}`).join('')}`,
 );
 for (const [set, , title] of SETS) {
   // Each round's figure against the floor's of the same round, then the median.
@@ -362,6 +388,11 @@ row('  start to first answered call, s', (r) => median(r.start), { target: TARGE
 row('  idle RSS, MiB', (r) => r.rss, { target: TARGETS.rss, unit: ' MiB' });
 console.log(`\nfairness: docker ps alone, and while ${BIG_CONNECTIONS} other connections send ~1 MiB creates`);
 row('  p99 ms, alone', (r) => r.fair.alone, { digits: 3 });
+row('  p50 ms, beside 1 MiB creates', (r) => r.fair.loadedP50, { digits: 3 });
 row('  p99 ms, beside 1 MiB creates', (r) => r.fair.loaded, { ratio: (r) => r.fair.loaded / floor.fair.loaded });
 row('  1 MiB creates answered in 3 s', (r) => r.fair.bigCalls, { digits: 0 });
-console.log('\nratio: docker-authz / floor (throughput and CPU: the median of per-round ratios); met: against issue 12');
+console.log(
+  `\nratio: against the floor (throughput and CPU: the median of per-round ratios); met: docker-authz against issue 12${
+    extraNames.includes('+metrics') ? '; +metrics: docker-authz serving metrics (AUTHZ_METRICS)' : ''
+  }`,
+);

@@ -3,8 +3,9 @@ import { createLogger, type PluginLog } from './log/logger.js';
 import { MetricsHub } from './metrics/hub.js';
 import type { MetricsListener } from './metrics/listen.js';
 import { startPolicyLifecycle, type PolicyLifecycle } from './policy/lifecycle.js';
-import { createApp, type HealthReport } from './protocol/app.js';
+import type { HealthReport } from './protocol/app.js';
 import { createAuthzHandlers, SELF_HEADER } from './protocol/authz.js';
+import { DecodePool } from './protocol/decode-pool.js';
 import { pluginEndpoints } from './protocol/endpoints.js';
 import { listen, type Limits, type Listening } from './protocol/server.js';
 import { unixClient } from './daemon/client.js';
@@ -100,24 +101,30 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
     counts,
     onProbe: (nonce) => noteProbe(state, nonce),
   });
-  const app = createApp({
-    pluginName: config.pluginName,
-    banner: () =>
-      `docker-authz ${VERSION}: Docker authorization plugin "${config.pluginName}" is running (policy: ${policy.status().source})`,
-    health,
-    reload: () => policy.reload('explicit'),
-    onError,
-  });
+  // Made on the first call that is not the plugin protocol (see listen).
+  const app = async () =>
+    (await import('./protocol/app.js')).createApp({
+      pluginName: config.pluginName,
+      banner: () =>
+        `docker-authz ${VERSION}: Docker authorization plugin "${config.pluginName}" is running (policy: ${policy.status().source})`,
+      health,
+      reload: () => policy.reload('explicit'),
+      onError,
+    });
+  // Big calls are read and decoded off the main thread (workers start with the first one).
+  const decodePool = new DecodePool({ onError: (message, err) => log.error(err === undefined ? {} : { err }, message) });
   let listening: Listening;
   let metrics: MetricsListener | undefined;
   try {
     listening = await listen(app, config.socket, {
       endpoints: pluginEndpoints(authz),
+      decodePool,
       onError,
       onWarning: (message, err) => log.error(err === undefined ? {} : { err }, message),
       ...(opts.limits && { limits: opts.limits }),
     });
   } catch (err) {
+    void decodePool.close();
     hub.close();
     policy.close();
     state.close();
@@ -189,6 +196,7 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
       mirror?.close();
       policy.close();
       await Promise.all([listening.close(), metrics?.close()]);
+      await decodePool.close();
       hub.close();
       state.close();
       log.info('stopped');

@@ -1,4 +1,5 @@
-import { formatIssue, loadPolicyFile, locate, type LoadResult, type PolicyIssue } from '../policy/load.js';
+import { formatIssue, loadPolicyFile, type LoadResult, type PolicyIssue } from '../policy/load.js';
+import { policyParser } from '../policy/parser.js';
 import { findShadowedRules } from '../policy/shadowing.js';
 import { EXIT, UsageError, type Command } from './command.js';
 
@@ -7,7 +8,7 @@ type Warning = PolicyIssue & { readonly rule: string };
 
 function warningsOf(r: Extract<LoadResult, { ok: true }>): Warning[] {
   return findShadowedRules(r.policy).map((w) => ({
-    ...locate(r.text, r.source, ['rules', w.rule]),
+    ...policyParser().locate(r.text, r.source, ['rules', w.rule]),
     rule: r.policy.rules[w.rule]!.id,
     message: w.message,
   }));

@@ -3,7 +3,8 @@ import { dirname, resolve } from 'node:path';
 import { z } from 'zod';
 import { BUILT_IN_RULES } from '../policy/built-in.js';
 import { closest, pathText } from '../policy/issue-text.js';
-import { formatIssue, locate, parseYaml, type PolicyIssue } from '../policy/load.js';
+import { formatIssue, type PolicyIssue } from '../policy/load.js';
+import { policyParser } from '../policy/parser.js';
 import { ANONYMOUS } from '../request/types.js';
 import { OBJECT_KINDS } from './offline-objects.js';
 import { EXIT, UsageError, type Command } from './command.js';
@@ -77,7 +78,7 @@ function casePlace(path: readonly PropertyKey[], data: unknown): string {
 
 /** Parses and validates a test file's text; problems at file:line:col. */
 export function parseTestFile(text: string, file: string): { ok: true; value: TestFile } | { ok: false; issues: readonly PolicyIssue[] } {
-  const r = parseYaml(text, file, testFileSchema, casePlace);
+  const r = policyParser().parseYaml(text, file, testFileSchema, casePlace);
   return r.ok ? { ok: true, value: r.value } : { ok: false, issues: r.issues };
 }
 
@@ -165,7 +166,9 @@ export const testCommand: Command = {
       const policyFile = override ?? (value.policy !== undefined ? resolve(dirname(file), value.policy) : ctx.config().policyFile);
       const policy = policyAt(policyFile);
       if (!policy.ok) return { file, policy: policyFile, errors: policy.issues.map(formatIssue), cases: [] };
-      const cases = value.cases.map((c, i) => runCase(policy.value, c, locate(text, file, ['cases', i]).line, value.objects));
+      const cases = value.cases.map((c, i) =>
+        runCase(policy.value, c, policyParser().locate(text, file, ['cases', i]).line, value.objects),
+      );
       return { file, policy: policy.value.source, cases };
     });
 

@@ -1,62 +1,83 @@
 import { basename, isAbsolute } from 'node:path';
-import { z } from 'zod';
 import { codes, codedError } from '../errors.js';
 
-// Defaults live here and nowhere else; the result is validated once and frozen.
-const envSchema = z.object({
-  AUTHZ_SOCKET: z
-    .string()
-    .default('/run/docker/plugins/authz.sock')
-    .refine(isAbsolute, 'must be an absolute path')
-    .refine((p) => p.endsWith('.sock'), 'must end in .sock (docker names the plugin after the file)')
-    .refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes (unix socket limit)'),
-  AUTHZ_POLICY: z
-    .string()
-    .optional()
-    .transform((p) => (p === '' ? undefined : p)),
-  AUTHZ_STATE_DIR: z.string().default('/var/lib/docker-authz').refine(isAbsolute, 'must be an absolute path'),
-  AUTHZ_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
-  AUTHZ_METRICS: z
-    .string()
-    .default('off')
-    .transform((v, ctx): MetricsListen => {
-      const listen = parseMetricsListen(v);
-      if (typeof listen === 'string') {
-        ctx.addIssue({ code: 'custom', message: listen });
-        return z.NEVER;
-      }
-      return listen;
-    }),
-  AUTHZ_DOCKER_HOST: z
-    .string()
-    .default('unix:///var/run/docker.sock')
-    .refine((h) => h.startsWith('unix:///'), 'must be unix:///path/to/docker.sock (the daemon the plugin serves)'),
+// Defaults live here and nowhere else; the result is validated once and frozen. Checked by hand
+// rather than with a schema library: the plugin reads this at every start, and loading one
+// costs more than the rest of the start together.
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** A check on a value: the message when it fails. */
+type Check = readonly [(value: string) => boolean, string];
+
+const absolute: Check = [isAbsolute, 'must be an absolute path'];
+const socketLength: Check = [(p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes (unix socket limit)'];
+
+/**
+ * Each variable: its default, the checks it must pass (all of them are reported), and how it is
+ * read once it has passed them (a string when it cannot be read: the message).
+ */
+interface Variable<T> {
+  readonly default?: string;
+  readonly checks?: readonly Check[];
+  readonly read: (value: string | undefined) => T | { readonly invalid: string };
+}
+
+const variable = <T>(v: Variable<T>): Variable<T> => v;
+const text = (value: string | undefined): string => value!;
+
+const VARIABLES = {
+  AUTHZ_SOCKET: variable({
+    default: '/run/docker/plugins/authz.sock',
+    checks: [absolute, [(p) => p.endsWith('.sock'), 'must end in .sock (docker names the plugin after the file)'], socketLength],
+    read: text,
+  }),
+  AUTHZ_POLICY: variable({ read: (p) => (p === '' ? undefined : p) }),
+  AUTHZ_STATE_DIR: variable({ default: '/var/lib/docker-authz', checks: [absolute], read: text }),
+  AUTHZ_LOG_LEVEL: variable({
+    default: 'info',
+    read: (v): LogLevel | { invalid: string } =>
+      (LOG_LEVELS as readonly string[]).includes(v!)
+        ? (v as LogLevel)
+        : { invalid: `Invalid option: expected one of ${LOG_LEVELS.map((l) => `"${l}"`).join('|')}` },
+  }),
+  AUTHZ_METRICS: variable({
+    default: 'off',
+    read: (v) => {
+      const listen = parseMetricsListen(v!);
+      return typeof listen === 'string' ? { invalid: listen } : listen;
+    },
+  }),
+  AUTHZ_DOCKER_HOST: variable({
+    default: 'unix:///var/run/docker.sock',
+    checks: [[(h) => h.startsWith('unix:///'), 'must be unix:///path/to/docker.sock (the daemon the plugin serves)']],
+    read: text,
+  }),
   // The user gateway (docker-authz gateway, docker-authz users).
-  AUTHZ_PKI_DIR: z.string().default('/etc/docker-authz/pki').refine(isAbsolute, 'must be an absolute path'),
-  AUTHZ_USERS_SOCKET_DIR: z
-    .string()
-    .default('/run/docker-authz/users')
-    .refine(isAbsolute, 'must be an absolute path')
-    // NAME.sock with a 32-character user name must stay under the 108-byte unix socket limit.
-    .refine((p) => Buffer.byteLength(p) <= 108 - 40, 'must be at most 68 bytes (unix socket limit, with room for NAME.sock)'),
-  AUTHZ_GATEWAY_SOCKET: z
-    .string()
-    .default('/run/docker-authz/gateway.sock')
-    .refine(isAbsolute, 'must be an absolute path')
-    .refine((p) => Buffer.byteLength(p) < 108, 'must be shorter than 108 bytes (unix socket limit)'),
-  AUTHZ_DAEMON_TLS_ADDRESS: z
-    .string()
-    .default('127.0.0.1:2376')
-    .transform((a, ctx) => {
-      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(a);
+  AUTHZ_PKI_DIR: variable({ default: '/etc/docker-authz/pki', checks: [absolute], read: text }),
+  AUTHZ_USERS_SOCKET_DIR: variable({
+    default: '/run/docker-authz/users',
+    checks: [
+      absolute,
+      // NAME.sock with a 32-character user name must stay under the 108-byte unix socket limit.
+      [(p) => Buffer.byteLength(p) <= 108 - 40, 'must be at most 68 bytes (unix socket limit, with room for NAME.sock)'],
+    ],
+    read: text,
+  }),
+  AUTHZ_GATEWAY_SOCKET: variable({ default: '/run/docker-authz/gateway.sock', checks: [absolute, socketLength], read: text }),
+  AUTHZ_DAEMON_TLS_ADDRESS: variable({
+    default: '127.0.0.1:2376',
+    read: (a) => {
+      const m = /^(?:\[([0-9a-fA-F:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(a!);
       const port = Number(m?.[3]);
-      if (!m || port < 1 || port > 65535) {
-        ctx.addIssue({ code: 'custom', message: 'must be HOST:PORT, e.g. 127.0.0.1:2376 or [::1]:2376' });
-        return z.NEVER;
-      }
+      if (!m || port < 1 || port > 65535) return { invalid: 'must be HOST:PORT, e.g. 127.0.0.1:2376 or [::1]:2376' };
       return { host: (m[1] ?? m[2])!, port };
-    }),
-});
+    },
+  }),
+};
+
+type Values = { -readonly [K in keyof typeof VARIABLES]: Exclude<ReturnType<(typeof VARIABLES)[K]['read']>, { readonly invalid: string }> };
 
 /** Where Prometheus metrics are served: nowhere, a unix socket, or a loopback TCP port. */
 export type MetricsListen =
@@ -90,7 +111,7 @@ export interface Config {
   readonly pluginName: string;
   readonly policyFile: string | undefined;
   readonly stateDir: string;
-  readonly logLevel: z.infer<typeof envSchema>['AUTHZ_LOG_LEVEL'];
+  readonly logLevel: LogLevel;
   readonly metrics: MetricsListen;
   /** The daemon's own unix socket (for the plugin's read-only calls and `status`). */
   readonly dockerSocket: string;
@@ -105,23 +126,30 @@ export interface Config {
 }
 
 export function loadConfig(env: NodeJS.ProcessEnv): Config {
-  const result = envSchema.safeParse(env);
-  if (!result.success) {
-    const lines = result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`);
-    throw codedError(codes.CONFIG_INVALID, `invalid configuration:\n  ${lines.join('\n  ')}`);
+  const problems: string[] = [];
+  const e: Partial<Record<string, unknown>> = {};
+  for (const [name, v] of Object.entries(VARIABLES) as [string, Variable<unknown>][]) {
+    const raw = env[name] ?? v.default;
+    const failed = raw === undefined ? [] : (v.checks ?? []).filter(([ok]) => !ok(raw));
+    for (const [, message] of failed) problems.push(`${name}: ${message}`);
+    if (failed.length > 0) continue;
+    const value = v.read(raw);
+    if (typeof value === 'object' && value !== null && 'invalid' in value) problems.push(`${name}: ${value.invalid}`);
+    else e[name] = value;
   }
-  const e = result.data;
+  if (problems.length > 0) throw codedError(codes.CONFIG_INVALID, `invalid configuration:\n  ${problems.join('\n  ')}`);
+  const ok = e as Values;
   return Object.freeze({
-    socket: e.AUTHZ_SOCKET,
-    pluginName: basename(e.AUTHZ_SOCKET, '.sock'),
-    policyFile: e.AUTHZ_POLICY,
-    stateDir: e.AUTHZ_STATE_DIR,
-    logLevel: e.AUTHZ_LOG_LEVEL,
-    metrics: e.AUTHZ_METRICS,
-    dockerSocket: e.AUTHZ_DOCKER_HOST.slice('unix://'.length),
-    pkiDir: e.AUTHZ_PKI_DIR,
-    usersSocketDir: e.AUTHZ_USERS_SOCKET_DIR,
-    gatewaySocket: e.AUTHZ_GATEWAY_SOCKET,
-    daemonTls: Object.freeze(e.AUTHZ_DAEMON_TLS_ADDRESS),
+    socket: ok.AUTHZ_SOCKET,
+    pluginName: basename(ok.AUTHZ_SOCKET, '.sock'),
+    policyFile: ok.AUTHZ_POLICY,
+    stateDir: ok.AUTHZ_STATE_DIR,
+    logLevel: ok.AUTHZ_LOG_LEVEL,
+    metrics: ok.AUTHZ_METRICS,
+    dockerSocket: ok.AUTHZ_DOCKER_HOST.slice('unix://'.length),
+    pkiDir: ok.AUTHZ_PKI_DIR,
+    usersSocketDir: ok.AUTHZ_USERS_SOCKET_DIR,
+    gatewaySocket: ok.AUTHZ_GATEWAY_SOCKET,
+    daemonTls: Object.freeze(ok.AUTHZ_DAEMON_TLS_ADDRESS),
   });
 }

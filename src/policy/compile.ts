@@ -17,7 +17,8 @@ import { sharedContainers } from './checks/shared-containers.js';
 import { helloMessage } from './gate.js';
 import { canonicalImage } from './image-ref.js';
 import { selfProtection } from './self-protection.js';
-import { policySchema, type Policy, type Rule, type RuleKind } from './schema.js';
+import { policyParser } from './parser.js';
+import type { Policy, Rule, RuleKind } from './schema.js';
 
 // One factory per rule kind; a new kind in the schema fails to compile until it has a checker.
 const CHECKS: { readonly [K in RuleKind]: CheckFactory<K> } = {
@@ -95,7 +96,11 @@ function compileRule<K extends RuleKind>(rule: Extract<Rule, { kind: K }>, polic
  * refuses everything but the CLI's handshake, telling the caller why and how to fix it.
  */
 export function denyAllPolicy(reason: string, pluginName = 'authz'): CompiledPolicy {
-  const base = compilePolicy(policySchema.parse({ version: 1, hello: { enabled: false } }), '(none: deny everything)', pluginName);
+  const base = compilePolicy(
+    policyParser().policySchema.parse({ version: 1, hello: { enabled: false } }),
+    '(none: deny everything)',
+    pluginName,
+  );
   return Object.freeze({ ...base, denyAll: reason });
 }
 

@@ -8,6 +8,7 @@ import type { ObjectView, StateView } from '../policy/state-view.js';
 import { normalize } from '../request/normalize.js';
 import { ANONYMOUS, identityName } from '../request/types.js';
 import { parseEnvelope } from './envelope.js';
+import { preparedOperation, type Prepared } from './prepare.js';
 import type { Counts } from '../metrics/counts.js';
 import { recordOutcome, type ObjectRecorder } from './record.js';
 
@@ -51,12 +52,16 @@ const SELF_OPS = new Set([
 /** The header `docker-authz status` puts on the ping it sends through the daemon. */
 export const PROBE_HEADER = 'X-Docker-Authz-Probe';
 
-/** The two AuthZ calls, from the daemon's request text to the JSON text to answer with. */
+/**
+ * The two AuthZ calls, from the daemon's request text to the JSON text to answer with. A big call
+ * comes read and decoded by a worker instead of as text (`Prepared`, see decode-pool.ts): the
+ * same envelope and operation the handler would have made of the text, or why there are none.
+ */
 export interface AuthzHandlers {
   /** AuthZReq. Synchronous and free of I/O but one state read; malformed input is a denial, never an exception. */
-  request(text: string): string;
+  request(input: string | Prepared): string;
   /** AuthZRes. Always allows (it cannot undo anything); records a completed greeting and what was created or removed. */
-  response(text: string): string;
+  response(input: string | Prepared): string;
 }
 
 const ALLOW_BODY = '{"Allow":true}';
@@ -87,9 +92,9 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
     }
   };
   return {
-    request: function authzRequest(text) {
+    request: function authzRequest(input) {
       const started = performance.now();
-      const env = parseEnvelope(text);
+      const env = typeof input === 'string' ? parseEnvelope(input) : input.env;
       let identity = ANONYMOUS;
       let method: unknown;
       let path: string | undefined;
@@ -98,13 +103,16 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
       let code: string | undefined;
       let decision: Decision;
       const policy = deps.policy();
-      if (typeof env === 'string') {
+      if (typeof input !== 'string' && input.failed !== undefined) {
+        code = 'AUTHZ_INTERNAL';
+        decision = deny('internal-error', input.failed);
+      } else if (typeof env === 'string') {
         code = 'AUTHZ_REQUEST_MALFORMED';
         decision = deny('request-integrity', env);
       } else {
         method = env.RequestMethod;
         try {
-          const n = normalize(env);
+          const n = typeof input === 'string' ? normalize(env) : preparedOperation(input);
           if (n.ok) {
             ({ method, path, op } = n.request);
             identity = identityName(n.request.identity);
@@ -146,13 +154,14 @@ export function createAuthzHandlers(deps: AuthzDeps): AuthzHandlers {
       return answer(decision);
     },
 
-    response: function authzResponse(text) {
-      const env = parseEnvelope(text);
+    response: function authzResponse(input) {
+      // A call that could not be decoded (input.failed) has no envelope: nothing to record.
+      const env = typeof input === 'string' ? parseEnvelope(input) : input.env;
       // Only a create (201) or a removal or rename (204) changes what is recorded: skip decoding everything else.
       if (typeof env === 'string' || (env.ResponseStatusCode !== 201 && env.ResponseStatusCode !== 204)) return ALLOW_BODY;
       const policy = deps.policy();
       if (!objects && !(policy.hello.enabled && env.ResponseStatusCode === 201 && env.RequestMethod === 'POST')) return ALLOW_BODY;
-      const n = normalize(env);
+      const n = typeof input === 'string' ? normalize(env) : preparedOperation(input);
       if (!n.ok) return ALLOW_BODY;
       const identity = identityName(n.request.identity);
       if (policy.hello.enabled && isGreetingCreate(policy, n.request) && env.ResponseStatusCode === 201) {

@@ -1,8 +1,12 @@
 import { isCodedError } from '../errors.js';
 import type { AuthzHandlers } from './authz.js';
+import type { Prepared } from './prepare.js';
 
-/** A plugin-protocol endpoint: the call's body text in, the JSON text to answer 200 with out. */
-export type Endpoint = (body: string) => string;
+/**
+ * A plugin-protocol endpoint: the call's body text in (or, for a big call, what a decode worker
+ * made of it: see decode-pool.ts), the JSON text to answer 200 with out.
+ */
+export type Endpoint = (body: string | Prepared) => string;
 
 // What the daemon expects from a legacy plugin's handshake (pkg/plugins/plugins.go).
 const MANIFEST = JSON.stringify({ Implements: ['authz'] });

@@ -1,9 +1,9 @@
-import { getRequestListener } from '@hono/node-server';
 import { readFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type RequestListener, type Server, type ServerResponse } from 'node:http';
 import type { Hono } from 'hono';
 import { codes, codedError } from '../errors.js';
 import type { PluginEnv } from './app.js';
+import type { DecodePool } from './decode-pool.js';
 import { drainingClose } from './drain.js';
 import { failureBody, type Endpoint } from './endpoints.js';
 import { bindSocket, type SocketOrigin } from './socket.js';
@@ -25,6 +25,8 @@ export interface Limits {
   readonly requestTimeoutMs: number;
   /** A kept-alive connection idle for this long is closed. */
   readonly idleTimeoutMs: number;
+  /** Calls this large or larger are read and decoded by the decode pool, off the main thread. */
+  readonly offloadBytes: number;
 }
 
 // The daemon forwards request bodies up to 4 MiB (current moby; 1 MiB in 20.10), about 5.6 MB as
@@ -38,6 +40,9 @@ export const DEFAULT_LIMITS: Limits = {
   headersTimeoutMs: 5_000,
   requestTimeoutMs: 15_000,
   idleTimeoutMs: 60_000,
+  // Decoding is linear, about 30-50 ms per MiB at worst: from 64 KiB on, a call would hold up the
+  // small calls behind it for milliseconds; below, the hand-over costs more than it saves.
+  offloadBytes: 64 * 1024,
 };
 
 export interface ListenOptions {
@@ -48,6 +53,8 @@ export interface ListenOptions {
   readonly onWarning: (message: string, err?: unknown) => void;
   readonly env?: NodeJS.ProcessEnv;
   readonly limits?: Partial<Limits>;
+  /** Where big calls are read and decoded (none: every call on the main thread). */
+  readonly decodePool?: DecodePool;
 }
 
 function send(res: ServerResponse, status: number, body: string): void {
@@ -56,7 +63,11 @@ function send(res: ServerResponse, status: number, body: string): void {
 }
 
 /** Buffers a call's body up to `max` bytes, then hands it to `done` synchronously: no promise per call. */
-function readBody(req: IncomingMessage, max: number, done: (err: Error | undefined, body: string) => void): void {
+function readBody(
+  req: IncomingMessage,
+  max: number,
+  done: (err: Error | undefined, chunks: readonly Buffer[], size: number) => void,
+): void {
   const chunks: Buffer[] = [];
   let size = 0;
   const onData = (d: Buffer) => {
@@ -64,13 +75,19 @@ function readBody(req: IncomingMessage, max: number, done: (err: Error | undefin
     if (size <= max) return void chunks.push(d);
     req.off('data', onData);
     req.off('end', onEnd);
-    done(codedError(codes.REQUEST_TOO_LARGE, `call body exceeds ${max} bytes`), '');
+    done(codedError(codes.REQUEST_TOO_LARGE, `call body exceeds ${max} bytes`), [], 0);
   };
-  const onEnd = () => done(undefined, chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+  const onEnd = () => done(undefined, chunks, size);
   req.on('data', onData);
   req.once('end', onEnd);
-  req.once('error', (err) => done(err, ''));
+  req.once('error', (err) => done(err, [], 0));
 }
+
+const text = (chunks: readonly Buffer[]): string =>
+  chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8');
+
+// Bytes of their own for the decode pool: a single chunk may be a view into a buffer the socket shares.
+const own = (chunks: readonly Buffer[]): Buffer => (chunks.length === 1 ? Buffer.from(chunks[0]!) : Buffer.concat(chunks));
 
 /** The soft limit on open files, to refuse connections before accept() fails for want of fds. */
 function openFileLimit(): number | undefined {
@@ -97,17 +114,30 @@ function throttled(ms: number, warn: (message: string, err?: unknown) => void): 
 
 /**
  * Serves the plugin on its socket: the plugin-protocol endpoints straight from node:http, the rest
- * (banner, health, administration) through the Hono app. Limits hold for every call whatever its
- * URL: a size cap enforced while reading, timeouts for connections that stall, and a connection
- * cap below the fd limit.
+ * (banner, health, administration) through the Hono app, which is made (and Hono loaded) on the
+ * first such call: the daemon never makes one, and loading Hono and its adapter is a good part of
+ * a start. Limits hold for every call whatever its URL: a size cap enforced while reading,
+ * timeouts for connections that stall, and a connection cap below the fd limit.
  */
-export async function listen(app: Hono<PluginEnv>, socket: string, opts: ListenOptions): Promise<Listening> {
-  const { endpoints, onError } = opts;
+export async function listen(app: () => Promise<Hono<PluginEnv>>, socket: string, opts: ListenOptions): Promise<Listening> {
+  const { endpoints, onError, decodePool } = opts;
   const limits = { ...DEFAULT_LIMITS, ...opts.limits };
   const warn = throttled(10_000, opts.onWarning);
-  // dockerd 20.10 sends an empty Host header; without a fallback hostname the adapter answers 400
-  // and the daemon refuses to start.
-  const viaHono = getRequestListener(app.fetch, { hostname: 'plugin.moby.localhost' });
+  let adapter: Promise<RequestListener> | undefined;
+  const viaHono = (req: IncomingMessage, res: ServerResponse, fail: (err: unknown) => void) => {
+    // dockerd 20.10 sends an empty Host header; without a fallback hostname the adapter answers 400
+    // and the daemon refuses to start.
+    adapter ??= Promise.all([app(), import('@hono/node-server')]).then(([a, { getRequestListener }]) =>
+      getRequestListener(a.fetch, { hostname: 'plugin.moby.localhost' }),
+    );
+    adapter.then(
+      (listener) => listener(req, res),
+      (err: unknown) => {
+        adapter = undefined;
+        fail(err);
+      },
+    );
+  };
 
   const server = createServer(
     {
@@ -131,14 +161,28 @@ export async function listen(app: Hono<PluginEnv>, socket: string, opts: ListenO
       const url = req.url ?? '';
       const q = url.indexOf('?');
       const endpoint = req.method === 'POST' ? endpoints.get(q === -1 ? url : url.slice(0, q)) : undefined;
-      if (!endpoint) return void viaHono(req, res);
-      readBody(req, limits.maxCallBytes, (err, body) => {
+      if (!endpoint) return viaHono(req, res, fail);
+      readBody(req, limits.maxCallBytes, (err, chunks, size) => {
         if (err) {
           res.setHeader('Connection', 'close');
           return fail(err, (err as { code?: string }).code === codes.REQUEST_TOO_LARGE ? 413 : 500);
         }
+        if (decodePool && size >= limits.offloadBytes) {
+          // Big: read and decoded by a worker; small calls go on meanwhile. A worker that fails
+          // comes back as a Prepared that says so (denied by the handler), never as an allow.
+          return void decodePool.prepare(own(chunks)).then(
+            (prepared) => {
+              try {
+                send(res, 200, endpoint(prepared));
+              } catch (e) {
+                fail(e);
+              }
+            },
+            (e: unknown) => fail(e),
+          );
+        }
         try {
-          send(res, 200, endpoint(body));
+          send(res, 200, endpoint(text(chunks)));
         } catch (e) {
           fail(e);
         }

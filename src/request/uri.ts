@@ -62,10 +62,21 @@ export function compareApiVersions(a: string, b: string): number {
   return compareParts(versionParts(a), versionParts(b));
 }
 
-/** A predicate for "older than `min`", with `min` parsed once. */
+// Clients send a handful of API versions: each is compared once (bounded: the version is the caller's).
+const VERSIONS_KEPT = 256;
+
+/** A predicate for "older than `min`", with `min` parsed once and each version compared once. */
 export function olderThan(min: string): (version: string) => boolean {
   const floor = versionParts(min);
-  return (version) => compareParts(versionParts(version), floor) < 0;
+  const seen = new Map<string, boolean>();
+  return (version) => {
+    let older = seen.get(version);
+    if (older === undefined) {
+      older = compareParts(versionParts(version), floor) < 0;
+      if (seen.size < VERSIONS_KEPT && version.length <= 16) seen.set(version, older);
+    }
+    return older;
+  };
 }
 
 /**

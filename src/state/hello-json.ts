@@ -1,13 +1,21 @@
 import { readFileSync, renameSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
 import type { Db } from './db.js';
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
 // What versions before the state database kept: { version: 1, greeted: { identity: { at } } }.
-const helloJsonSchema = z.object({
-  version: z.literal(1),
-  greeted: z.record(z.string(), z.object({ at: z.string() })),
-});
+// (Checked by hand: the plugin opens the state at every start, and a schema library costs more
+// to load than the rest of the start.)
+function greetedOf(value: unknown): Record<string, { at: string }> {
+  if (!isObject(value) || value.version !== 1 || !isObject(value.greeted)) throw new Error('not a hello.json');
+  const greeted = Object.create(null) as Record<string, { at: string }>;
+  for (const [identity, g] of Object.entries(value.greeted)) {
+    if (!isObject(g) || typeof g.at !== 'string') throw new Error('not a hello.json');
+    greeted[identity] = { at: g.at };
+  }
+  return greeted;
+}
 
 /**
  * Moves the greetings of an older version's hello.json into the database, once: the file is then
@@ -26,7 +34,7 @@ export function importHelloJson(dir: string, db: Db): string[] {
   }
   let greeted: Record<string, { at: string }>;
   try {
-    greeted = helloJsonSchema.parse(JSON.parse(text)).greeted;
+    greeted = greetedOf(JSON.parse(text));
   } catch {
     const aside = `${file}.corrupt-${Date.now()}`;
     renameSync(file, aside);

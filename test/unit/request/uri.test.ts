@@ -1,5 +1,5 @@
 import t from 'tap';
-import { compareApiVersions, parseRequestUri } from '../../../src/request/uri.js';
+import { compareApiVersions, olderThan, parseRequestUri } from '../../../src/request/uri.js';
 
 t.test('strips any /vX.Y prefix the router accepts', async (t) => {
   t.match(parseRequestUri('/v1.41/containers/json?all=1'), { path: '/containers/json', apiVersion: '1.41', query: 'all=1' });
@@ -43,4 +43,20 @@ t.test('compares versions numerically', async (t) => {
   t.equal(compareApiVersions('1.9', '1.24'), -1);
   t.equal(compareApiVersions('1.41', '1.41.0'), 0);
   t.equal(compareApiVersions('1.44', '1.24'), 1);
+});
+
+t.test('olderThan compares numerically, and answers the same when asked again', async (t) => {
+  const older = olderThan('1.24');
+  const cases: [string, boolean][] = [
+    ['1.9', true],
+    ['1.23', true],
+    ['1.24', false],
+    ['1.24.0', false],
+    ['1.100', false],
+    ['2', false],
+    ['0.99', true],
+    ['1.23.999', true],
+  ];
+  for (let round = 0; round < 2; round++) for (const [v, want] of cases) t.equal(older(v), want, `${v} (round ${round})`);
+  t.equal(older('1.9'.padEnd(40, '0')), false, 'a long version is compared, not kept');
 });
