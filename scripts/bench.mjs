@@ -7,6 +7,7 @@
 //   npm run bench                       (builds first; about 2-3 minutes)
 //   npm run bench -- --decoder          worst-case body decoding (scripts/bench-decoder.mjs)
 //   npm run bench -- --gateway          the user gateway on a real dockerd (root; scripts/bench-gateway.mjs)
+//   npm run bench -- --ownership        what the ownership rule costs per decision (scripts/bench-ownership.mjs)
 //   BENCH_ROUNDS=15 BENCH_SECONDS=1 npm run bench
 //   BENCH_OTHER=/path/to/other/dist/cli.js npm run bench   also runs another build, side by side
 //   BENCH_METRICS=0 npm run bench       without the column for docker-authz with metrics served
@@ -34,6 +35,10 @@ if (process.argv.includes('--decoder')) {
 }
 if (process.argv.includes('--gateway')) {
   await import('./bench-gateway.mjs');
+  process.exit(0);
+}
+if (process.argv.includes('--ownership')) {
+  await import('./bench-ownership.mjs');
   process.exit(0);
 }
 
