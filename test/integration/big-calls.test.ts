@@ -43,8 +43,11 @@ t.test('a big create is judged like a small one, and small calls are answered me
   );
   const [answers, small] = await Promise.all([Promise.all(bigs.map(ask)), Promise.all(Array.from({ length: 20 }, () => ask(PS)))]);
   t.same(answers, [
-    { Allow: false, Msg: 'denied by rule no-privileged: HostConfig.Privileged true gives the container full access to the host' },
-    { Allow: false, Msg: 'denied by rule host-paths: HostConfig.Binds[0] "/etc:/x" mounts a host path outside the allowed list' },
+    { Allow: false, Msg: 'denied by rule no-privileged: --privileged (HostConfig.Privileged) gives the container full access to the host' },
+    {
+      Allow: false,
+      Msg: 'denied by rule host-paths: -v /etc:/x (HostConfig.Binds[0]) mounts /etc from the host, outside the allowed host paths (/srv)',
+    },
     { Allow: true },
     { Allow: false, Msg: 'denied by rule request-integrity: HostConfig.Privileged is given twice ("Privileged" and "privileged")' },
   ]);
