@@ -155,20 +155,22 @@ export async function startPlugin(config: Config, opts: StartOptions = {}): Prom
   let mirror: Mirror | undefined;
   if (opts.mirror !== false) {
     const headers = { [SELF_HEADER]: token };
-    let lastError: string | undefined;
+    // A daemon that is down says so once, not at every retry.
+    const reported = new Set<string>();
     mirror = startMirror({
       socketPath: config.dockerSocket,
       reader: unixClient({ socketPath: config.dockerSocket, headers }),
       headers,
       objects,
       onError: (message) => {
-        // A daemon that is down says so once, not at every retry.
-        if (message !== lastError) log.warn(message);
-        lastError = message;
+        if (reported.has(message)) return;
+        if (reported.size >= 100) reported.clear();
+        reported.add(message);
+        log.warn(message);
       },
       onSynced: () => {
-        if (lastError !== undefined) log.info("object records are in step with the daemon's objects again");
-        lastError = undefined;
+        if (reported.size > 0) log.info("object records are in step with the daemon's objects again");
+        reported.clear();
       },
     });
   }

@@ -163,7 +163,7 @@ export function startMirror(opts: MirrorOptions): Mirror {
     void s.ended.then((why) => {
       if (closed || stream !== s) return;
       notReady(`docker-authz lost the daemon's event stream${why ? ` (${why})` : ''}`);
-      if (why) opts.onError(`daemon event stream: ${why}; reconnecting in ${backoff / 1000} s`);
+      if (why) opts.onError(`daemon event stream: ${why}; reconnecting`);
       retry = setTimeout(connect, backoff);
       retry.unref();
       backoff = Math.min(backoff * 2, maxBackoff);
